@@ -1,0 +1,156 @@
+"""The ``deeprx`` command line.
+
+Every command reports a user's mistake (a bad option, a missing or
+malformed file, results that would be overwritten) as one line on stderr
+with exit code 2, never a traceback; Ctrl-C keeps what finished and exits
+with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from deeprx_tf import __version__
+
+#: Files `deeprx simulate` writes into its output folder.
+SIMULATE_OUTPUTS = ("results.json", "ber.png", "ber.csv")
+
+_DEFAULT_SINR_GRID = "5:35:5"
+
+
+def _parse_range(text: str | None, option: str) -> tuple[float, float] | None:
+    """``"a,b"`` (or a single ``"a"``) to ``(a, b)``."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number or a pair MIN,MAX", param_hint=option) from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2:
+        raise click.BadParameter(f"{text!r} must be MIN,MAX", param_hint=option)
+    return (values[0], values[1])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="deeprx")
+def cli():
+    """DeepRx for Sionna 5G NR links: simulate, train, distill, profile, export."""
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Scenario as LinkConfig JSON; the options below override its fields.")
+@click.option("--channel", help="Channel model: CDL-A..E, TDL-A..E, UMi or AWGN.")
+@click.option("--num-prb", type=int, help="Bandwidth in PRBs.")
+@click.option("--num-rx-ant", type=int, help="Base-station receive antennas.")
+@click.option("--num-tx-ant", type=int, help="UE transmit antennas (1, 2 or 4).")
+@click.option("--num-layers", type=int, help="MIMO layers.")
+@click.option("--mcs-index", type=int, help="MCS index of the 256-QAM table (20-27).")
+@click.option("--num-dmrs-symbols", type=int, help="DMRS symbols per slot (1 or 2).")
+@click.option("--speed", help="UE speed range MIN,MAX [m/s].")
+@click.option("--delay-spread", help="RMS delay spread range MIN,MAX [ns].")
+@click.option("--sir", help="Add a co-channel interferer with this SIR range MIN,MAX [dB].")
+@click.option("--sinr", "sinr_grid", default=_DEFAULT_SINR_GRID, show_default=True,
+              help="SINR grid [dB]: START:STOP:STEP (STOP included) or a list A,B,C.")
+@click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi"),
+              show_default=True, help="Receiver to compare (repeat): lmmse, perfect-csi.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Slots per Monte Carlo batch.")
+@click.option("--max-mc-iter", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Largest number of batches per SINR point.")
+@click.option("--target-block-errors", type=click.IntRange(min=1), default=100, show_default=True,
+              help="A SINR point is done after this many transport block errors.")
+@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
+              help="Skip the rest of a curve after an error-free SINR point.")
+@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-3,
+              show_default=True, help="BER at which SINRs and gains are read (uncoded BER).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--graph-mode", type=click.Choice(["eager", "graph", "xla"]), default="graph",
+              show_default=True, help="TensorFlow execution mode of the link.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("results/simulate"), show_default=True, help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
+def simulate(config_path, channel, num_prb, num_rx_ant, num_tx_ant, num_layers, mcs_index,
+             num_dmrs_symbols, speed, delay_spread, sir, sinr_grid, receivers, batch_size,
+             max_mc_iter, target_block_errors, early_stop, target_ber, seed, graph_mode, out_dir,
+             overwrite):
+    """Compare receivers by BER/BLER over SINR on one PUSCH scenario.
+
+    Writes results.json (per receiver and SINR point: uncoded BER on the
+    coded bits, coded BER, BLER, bits and blocks simulated; Geometric Mean
+    BER per receiver), ber.csv and ber.png into --out.
+    """
+    from link_sim.config import LinkConfig
+    from link_sim.results import prepare_output_dir
+
+    scenario = LinkConfig.from_json(config_path) if config_path else LinkConfig()
+    overrides = {
+        "channel_model": channel, "num_prb": num_prb, "num_rx_ant": num_rx_ant,
+        "num_tx_ant": num_tx_ant, "num_layers": num_layers, "mcs_index": mcs_index,
+        "num_dmrs_symbols": num_dmrs_symbols, "speed_mps": _parse_range(speed, "--speed"),
+        "delay_spread_ns": _parse_range(delay_spread, "--delay-spread"),
+        "sir_db": _parse_range(sir, "--sir"),
+    }
+    scenario = scenario.replace(**{k: v for k, v in overrides.items() if v is not None})
+    scenario.require_256qam()
+
+    from link_sim.sweep import parse_sinr_grid
+
+    grid = parse_sinr_grid(sinr_grid)
+    receivers = list(dict.fromkeys(receivers))  # de-duplicate, keep order
+    from link_sim.receivers import BASELINE_RECEIVERS
+
+    for name in receivers:
+        if name not in BASELINE_RECEIVERS:
+            raise click.BadParameter(f"unknown receiver {name!r}; choose from {', '.join(BASELINE_RECEIVERS)}",
+                                     param_hint="--receiver")
+    out = prepare_output_dir(out_dir, SIMULATE_OUTPUTS, overwrite)
+
+    from link_sim.compare import compare_receivers
+
+    click.echo(f"scenario: {scenario.channel_model}, {scenario.num_prb} PRB @ "
+               f"{scenario.subcarrier_spacing_khz} kHz, {scenario.num_tx_ant}x{scenario.num_rx_ant}, "
+               f"MCS {scenario.mcs_index}, {scenario.num_dmrs_symbols} DMRS symbol(s); "
+               f"SINR {grid[0]:g}..{grid[-1]:g} dB ({len(grid)} points)", err=True)
+    start = time.time()
+
+    def progress(name, point):
+        click.echo(f"  {name:<12} SINR {point.sinr_db:6.1f} dB  uncoded BER {point.uncoded_ber:.3e}  "
+                   f"coded BER {point.coded_ber:.3e}  BLER {point.bler:.3f}  "
+                   f"({point.blocks} blocks, {time.time() - start:.0f} s)", err=True)
+
+    report = compare_receivers(
+        scenario, receivers, grid, batch_size=batch_size, max_mc_iter=max_mc_iter,
+        num_target_block_errors=target_block_errors, early_stop=early_stop, seed=seed,
+        graph_mode=graph_mode, target_ber=target_ber, out_dir=out, on_point=progress,
+        command=" ".join(["deeprx"] + sys.argv[1:]))
+    for name, entry in report["receivers"].items():
+        at = entry["sinr_db_at_target_ber"]
+        click.echo(f"{name:<12} Geometric Mean BER {entry['geometric_mean_ber']:.3f}   "
+                   f"SINR at BER {target_ber:g}: {'not reached' if at is None else f'{at:.1f} dB'}")
+    click.echo(f"wrote {out / 'results.json'}, {out / 'ber.png'}, {out / 'ber.csv'}")
+    if report["interrupted"]:
+        raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``deeprx`` console script."""
+    try:
+        cli.main(args=argv, prog_name="deeprx", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"deeprx: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("deeprx: interrupted; finished results were kept", err=True)
+        sys.exit(130)
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
+        click.echo(f"deeprx: error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,83 @@
+"""Safe result files: atomic writes and no silent overwrites."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Write a file through a temporary name in the same folder, then rename.
+
+    A reader never sees a half-written file, and an interrupted write leaves
+    the previous file (if any) untouched.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final file name.
+    write : callable
+        ``write(tmp_path)`` writes the whole content to ``tmp_path``.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+
+    return write_atomic(path, write)
+
+
+def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwrite: bool) -> Path:
+    """Create ``out_dir`` and check, before any work starts, that results can be written.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the results; created if missing.
+    result_names : iterable of str
+        File names the command will write into ``out_dir``.
+    overwrite : bool
+        Whether existing results may be replaced.
+
+    Raises
+    ------
+    FileExistsError
+        If a result already exists and ``overwrite`` is false.
+    ValueError
+        If the folder cannot be created or written to.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output path {out} exists and is not a folder")
+    existing = [name for name in result_names if (out / name).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out / existing[0]} already exists; pass --overwrite to replace it "
+            "or choose another --out folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write to output folder {out}: {err.strerror or err}") from None
+    return out
