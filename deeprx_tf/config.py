@@ -1,0 +1,199 @@
+"""`DeepRxConfig`: the architecture of a DeepRx model, frozen and JSON-serialisable."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from link_sim.results import write_json
+
+#: Residual blocks of the paper's DeepRx (Honkala et al. 2021, as in
+#: REFERENCE.md section 2): output filters and (time, frequency) dilation.
+PAPER_BLOCK_FILTERS = (64, 64, 128, 128, 256, 256, 256, 128, 128, 64, 64)
+PAPER_BLOCK_DILATIONS = ((1, 1), (1, 1), (2, 3), (2, 3), (2, 3), (3, 6), (2, 3), (2, 3), (2, 3),
+                         (1, 1), (1, 1))
+
+#: Input grid the paper's figures refer to: 26 PRB x 14 OFDM symbols.
+PAPER_NUM_SUBCARRIERS, NUM_OFDM_SYMBOLS = 312, 14
+
+DILATION_ORDERS = ("time_frequency", "frequency_time")
+
+
+@dataclasses.dataclass(frozen=True)
+class DeepRxConfig:
+    """Architecture of a fully convolutional DeepRx.
+
+    Input ``[batch, num_ofdm_symbols, num_subcarriers, 4 * num_rx_ant + 2]``
+    (real and imaginary parts of Y, of the DMRS grid Xp and of the raw LS
+    estimate Y * conj(Xp)); output one logit per bit per resource element,
+    ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
+
+    Parameters
+    ----------
+    num_rx_ant : int
+        Receive antennas.
+    num_bits_per_symbol : int
+        Bits per QAM symbol (8 for 256-QAM).
+    conv_in_filters : int
+        Filters of the 3x3 input convolution.
+    block_filters : tuple of int
+        Output filters of each full pre-activation residual block.
+    block_dilations : tuple of (int, int)
+        Dilation of each block's depthwise convolutions, in `dilation_order`.
+    dilation_order : "time_frequency" or "frequency_time"
+        Which grid axis the first number of each dilation applies to. The
+        published table does not say; ``"time_frequency"`` reads (2, 3) as
+        2 OFDM symbols by 3 subcarriers.
+    depth_multiplier : int
+        Depth multiplier of the depthwise convolutions.
+    """
+
+    num_rx_ant: int = 2
+    num_bits_per_symbol: int = 8
+    conv_in_filters: int = 64
+    block_filters: tuple[int, ...] = PAPER_BLOCK_FILTERS
+    block_dilations: tuple[tuple[int, int], ...] = PAPER_BLOCK_DILATIONS
+    dilation_order: str = "time_frequency"
+    depth_multiplier: int = 2
+
+    def __post_init__(self):
+        set_ = object.__setattr__  # frozen: normalise JSON lists to tuples once
+        set_(self, "block_filters", tuple(int(f) for f in self.block_filters))
+        try:
+            set_(self, "block_dilations", tuple((int(a), int(b)) for a, b in self.block_dilations))
+        except (TypeError, ValueError):
+            raise ValueError("block_dilations must be a list of (time, frequency) pairs") from None
+        for name in ("num_rx_ant", "num_bits_per_symbol", "conv_in_filters", "depth_multiplier"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.block_filters or min(self.block_filters) < 1:
+            raise ValueError("block_filters must be a non-empty list of positive integers")
+        if len(self.block_dilations) != len(self.block_filters):
+            raise ValueError(f"block_dilations has {len(self.block_dilations)} entries, "
+                             f"block_filters {len(self.block_filters)}: give one per block")
+        if any(d < 1 for pair in self.block_dilations for d in pair):
+            raise ValueError("dilations must be positive")
+        if self.dilation_order not in DILATION_ORDERS:
+            raise ValueError(f"dilation_order must be one of {DILATION_ORDERS}, got {self.dilation_order!r}")
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def preset(cls, name: str, num_rx_ant: int = 2, num_bits_per_symbol: int = 8) -> "DeepRxConfig":
+        """A named architecture: ``"paper"`` (the published DeepRx), or a
+        width-scaled one such as ``"x0.25"`` (every filter count times 0.25)."""
+        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
+        if name == "paper":
+            return base
+        if name.startswith("x"):
+            try:
+                return base.scaled(float(name[1:]))
+            except ValueError:
+                pass
+        raise ValueError(f"unknown preset {name!r}: use 'paper' or a width multiplier such as 'x0.25'")
+
+    def scaled(self, width_multiplier: float) -> "DeepRxConfig":
+        """Every filter count times ``width_multiplier`` (at least 2), same depth and dilations."""
+        if not width_multiplier > 0:
+            raise ValueError(f"width multiplier must be positive, got {width_multiplier}")
+
+        def scale(f):
+            return max(2, int(round(f * width_multiplier)))
+
+        return dataclasses.replace(self, conv_in_filters=scale(self.conv_in_filters),
+                                   block_filters=tuple(scale(f) for f in self.block_filters))
+
+    @classmethod
+    def for_flops(cls, target_flops_per_slot: float, num_subcarriers: int = PAPER_NUM_SUBCARRIERS,
+                  num_ofdm_symbols: int = NUM_OFDM_SYMBOLS, num_rx_ant: int = 2,
+                  num_bits_per_symbol: int = 8) -> "DeepRxConfig":
+        """The width-scaled paper architecture whose FLOPs per slot come closest to a target.
+
+        Parameters
+        ----------
+        target_flops_per_slot : float
+            FLOPs (2 per multiply-accumulate) of one inference on one slot.
+        num_subcarriers, num_ofdm_symbols : int
+            The slot grid the target refers to (312 x 14 for the paper).
+        """
+        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
+        num_re = num_subcarriers * num_ofdm_symbols
+        if not target_flops_per_slot > 0:
+            raise ValueError("target_flops_per_slot must be positive")
+        lo, hi = 1e-3, 16.0
+        for _ in range(60):  # FLOPs grow monotonically with width: bisect
+            mid = (lo * hi) ** 0.5
+            if base.scaled(mid).flops_per_re() * num_re < target_flops_per_slot:
+                lo = mid
+            else:
+                hi = mid
+        candidates = {base.scaled(w) for w in (lo, hi)}
+        return min(candidates, key=lambda c: abs(c.flops_per_re() * num_re - target_flops_per_slot))
+
+    # --------------------------------------------------------------- properties
+    @property
+    def num_input_channels(self) -> int:
+        """``4 * num_rx_ant + 2``: Y, Xp and Y * conj(Xp), real and imaginary."""
+        return 4 * self.num_rx_ant + 2
+
+    def macs_per_re(self) -> int:
+        """Multiply-accumulates per resource element, from the layer shapes.
+
+        Counts convolution weights only (each 3x3 or 1x1 weight is one MAC
+        per output position); biases, batch norm and ReLU are not counted,
+        as the TF profiler does not count them either.
+        """
+        dm = self.depth_multiplier
+        macs = 9 * self.num_input_channels * self.conv_in_filters
+        c_in = self.conv_in_filters
+        for c_out in self.block_filters:
+            macs += 9 * c_in * dm + dm * c_in * c_out        # depthwise + pointwise 1
+            macs += 9 * c_out * dm + dm * c_out * c_out      # depthwise + pointwise 2
+            macs += c_in * c_out if c_in != c_out else 0     # projection shortcut
+            c_in = c_out
+        return macs + c_in * self.num_bits_per_symbol        # 1x1 head
+
+    def flops_per_re(self) -> int:
+        """FLOPs per resource element (2 per MAC)."""
+        return 2 * self.macs_per_re()
+
+    def flops_per_slot(self, num_subcarriers: int, num_ofdm_symbols: int = NUM_OFDM_SYMBOLS) -> int:
+        """FLOPs of one inference on a ``num_ofdm_symbols x num_subcarriers`` slot."""
+        return self.flops_per_re() * num_subcarriers * num_ofdm_symbols
+
+    def size_vs_paper(self) -> float:
+        """FLOPs per resource element relative to the paper's DeepRx (same antennas and bits)."""
+        paper = DeepRxConfig(num_rx_ant=self.num_rx_ant, num_bits_per_symbol=self.num_bits_per_symbol)
+        return self.flops_per_re() / paper.flops_per_re()
+
+    # --------------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["block_filters"] = list(self.block_filters)
+        d["block_dilations"] = [list(p) for p in self.block_dilations]
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DeepRxConfig":
+        if not isinstance(data, dict):
+            raise ValueError("a DeepRx config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown DeepRx config key(s) {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_json(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "DeepRxConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"DeepRx config {path} does not exist")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"DeepRx config {path} is not valid JSON: {err}") from None

@@ -1,0 +1,70 @@
+"""`build_deeprx`: the DeepRx fully convolutional ResNet as a tf_keras model."""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import tf_keras as keras
+
+from deeprx_tf.config import DeepRxConfig
+
+
+def _dilation(config: DeepRxConfig, pair: tuple[int, int]) -> tuple[int, int]:
+    """A (time, frequency) or (frequency, time) dilation as Keras' (rows=time, cols=frequency)."""
+    return pair if config.dilation_order == "time_frequency" else (pair[1], pair[0])
+
+
+def _residual_block(x, index: int, filters: int, dilation: tuple[int, int], depth_multiplier: int):
+    """Full pre-activation residual block with depthwise-separable dilated convolutions.
+
+    BN, ReLU, depthwise 3x3 (dilated), pointwise 1x1, BN, ReLU, depthwise,
+    pointwise; added to the input, through a 1x1 projection when the width
+    changes. Layers are named ``block_<index>/<layer>``.
+    """
+    name = f"block_{index}"
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, name=f"{name}/projection")(x)
+    for part in (1, 2):
+        x = keras.layers.BatchNormalization(name=f"{name}/bn_{part}")(x)
+        x = keras.layers.ReLU(name=f"{name}/relu_{part}")(x)
+        x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=depth_multiplier,
+                                         dilation_rate=dilation, name=f"{name}/depthwise_{part}")(x)
+        x = keras.layers.Conv2D(filters, 1, name=f"{name}/pointwise_{part}")(x)
+    return keras.layers.Add(name=f"{name}/add")([shortcut, x])
+
+
+def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
+                 num_subcarriers: int | None = None, name: str = "deeprx") -> keras.Model:
+    """Build a DeepRx model.
+
+    Parameters
+    ----------
+    config : DeepRxConfig
+        The architecture.
+    num_ofdm_symbols, num_subcarriers : int or None
+        Static grid size; `None` (default) leaves the model fully
+        convolutional, so one set of weights serves any number of PRBs.
+        Exporters fix them.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    tf_keras.Model
+        ``features -> logits``.
+
+        features : [batch, num_ofdm_symbols, num_subcarriers, 4 * num_rx_ant + 2], tf.float32
+        logits : [batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol], tf.float32
+            One logit per bit per resource element; positive means bit 1
+            (Sionna's LLR sign).
+    """
+    inputs = keras.Input((num_ofdm_symbols, num_subcarriers, config.num_input_channels),
+                         name="features")
+    x = keras.layers.Conv2D(config.conv_in_filters, 3, padding="same", name="conv_in")(inputs)
+    for index, (filters, dilation) in enumerate(zip(config.block_filters, config.block_dilations), 1):
+        x = _residual_block(x, index, filters, _dilation(config, dilation), config.depth_multiplier)
+    x = keras.layers.BatchNormalization(name="head/bn")(x)
+    x = keras.layers.ReLU(name="head/relu")(x)
+    logits = keras.layers.Conv2D(config.num_bits_per_symbol, 1, name="head/logits")(x)
+    return keras.Model(inputs, logits, name=name)
