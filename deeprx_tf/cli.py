@@ -43,19 +43,51 @@ def cli():
     """DeepRx for Sionna 5G NR links: simulate, train, distill, profile, export."""
 
 
+_SCENARIO_OPTIONS = [
+    click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Scenario as LinkConfig JSON; the options below override its fields."),
+    click.option("--channel", help="Channel model: CDL-A..E, TDL-A..E, UMi or AWGN."),
+    click.option("--num-prb", type=int, help="Bandwidth in PRBs."),
+    click.option("--num-rx-ant", type=int, help="Base-station receive antennas."),
+    click.option("--num-tx-ant", type=int, help="UE transmit antennas (1, 2 or 4)."),
+    click.option("--num-layers", type=int, help="MIMO layers."),
+    click.option("--mcs-index", type=int, help="MCS index of the 256-QAM table (20-27)."),
+    click.option("--num-dmrs-symbols", type=int, help="DMRS symbols per slot (1 or 2)."),
+    click.option("--speed", help="UE speed range MIN,MAX [m/s]."),
+    click.option("--delay-spread", help="RMS delay spread range MIN,MAX [ns]."),
+    click.option("--sinr-range", help="SINR range MIN,MAX [dB] of training data."),
+    click.option("--sir", help="Add a co-channel interferer with this SIR range MIN,MAX [dB]."),
+]
+
+
+def scenario_options(command):
+    """The scenario options shared by every command that runs a link."""
+    for option in reversed(_SCENARIO_OPTIONS):
+        command = option(command)
+    return command
+
+
+def scenario_from_options(config_path, channel, num_prb, num_rx_ant, num_tx_ant, num_layers,
+                          mcs_index, num_dmrs_symbols, speed, delay_spread, sinr_range, sir):
+    """The `LinkConfig` of --config (or the default) with the options applied; 256-QAM required."""
+    from link_sim.config import LinkConfig
+
+    scenario = LinkConfig.from_json(config_path) if config_path else LinkConfig()
+    overrides = {
+        "channel_model": channel, "num_prb": num_prb, "num_rx_ant": num_rx_ant,
+        "num_tx_ant": num_tx_ant, "num_layers": num_layers, "mcs_index": mcs_index,
+        "num_dmrs_symbols": num_dmrs_symbols, "speed_mps": _parse_range(speed, "--speed"),
+        "delay_spread_ns": _parse_range(delay_spread, "--delay-spread"),
+        "sinr_db": _parse_range(sinr_range, "--sinr-range"),
+        "sir_db": _parse_range(sir, "--sir"),
+    }
+    scenario = scenario.replace(**{k: v for k, v in overrides.items() if v is not None})
+    scenario.require_256qam()
+    return scenario
+
+
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Scenario as LinkConfig JSON; the options below override its fields.")
-@click.option("--channel", help="Channel model: CDL-A..E, TDL-A..E, UMi or AWGN.")
-@click.option("--num-prb", type=int, help="Bandwidth in PRBs.")
-@click.option("--num-rx-ant", type=int, help="Base-station receive antennas.")
-@click.option("--num-tx-ant", type=int, help="UE transmit antennas (1, 2 or 4).")
-@click.option("--num-layers", type=int, help="MIMO layers.")
-@click.option("--mcs-index", type=int, help="MCS index of the 256-QAM table (20-27).")
-@click.option("--num-dmrs-symbols", type=int, help="DMRS symbols per slot (1 or 2).")
-@click.option("--speed", help="UE speed range MIN,MAX [m/s].")
-@click.option("--delay-spread", help="RMS delay spread range MIN,MAX [ns].")
-@click.option("--sir", help="Add a co-channel interferer with this SIR range MIN,MAX [dB].")
+@scenario_options
 @click.option("--sinr", "sinr_grid", default=_DEFAULT_SINR_GRID, show_default=True,
               help="SINR grid [dB]: START:STOP:STEP (STOP included) or a list A,B,C.")
 @click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi"),
@@ -76,29 +108,17 @@ def cli():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results/simulate"), show_default=True, help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
-def simulate(config_path, channel, num_prb, num_rx_ant, num_tx_ant, num_layers, mcs_index,
-             num_dmrs_symbols, speed, delay_spread, sir, sinr_grid, receivers, batch_size,
-             max_mc_iter, target_block_errors, early_stop, target_ber, seed, graph_mode, out_dir,
-             overwrite):
+def simulate(sinr_grid, receivers, batch_size, max_mc_iter, target_block_errors, early_stop,
+             target_ber, seed, graph_mode, out_dir, overwrite, **scenario):
     """Compare receivers by BER/BLER over SINR on one PUSCH scenario.
 
     Writes results.json (per receiver and SINR point: uncoded BER on the
     coded bits, coded BER, BLER, bits and blocks simulated; Geometric Mean
     BER per receiver), ber.csv and ber.png into --out.
     """
-    from link_sim.config import LinkConfig
     from link_sim.results import prepare_output_dir
 
-    scenario = LinkConfig.from_json(config_path) if config_path else LinkConfig()
-    overrides = {
-        "channel_model": channel, "num_prb": num_prb, "num_rx_ant": num_rx_ant,
-        "num_tx_ant": num_tx_ant, "num_layers": num_layers, "mcs_index": mcs_index,
-        "num_dmrs_symbols": num_dmrs_symbols, "speed_mps": _parse_range(speed, "--speed"),
-        "delay_spread_ns": _parse_range(delay_spread, "--delay-spread"),
-        "sir_db": _parse_range(sir, "--sir"),
-    }
-    scenario = scenario.replace(**{k: v for k, v in overrides.items() if v is not None})
-    scenario.require_256qam()
+    scenario = scenario_from_options(**scenario)
 
     from link_sim.sweep import parse_sinr_grid
 
@@ -137,6 +157,108 @@ def simulate(config_path, channel, num_prb, num_rx_ant, num_tx_ant, num_layers, 
     click.echo(f"wrote {out / 'results.json'}, {out / 'ber.png'}, {out / 'ber.csv'}")
     if report["interrupted"]:
         raise KeyboardInterrupt
+
+
+
+def _parse_list(text: str, option: str, kind=float) -> tuple:
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list", param_hint=option) from None
+    if not values:
+        raise click.BadParameter("the list is empty", param_hint=option)
+    return values
+
+
+def model_config_from_options(preset, model_config_path, flops, scenario):
+    """The DeepRx architecture of --preset, --model-config or --flops (FLOPs per slot of the scenario)."""
+    from deeprx_tf.config import DeepRxConfig
+
+    chosen = [o for o, v in (("--preset", preset), ("--model-config", model_config_path),
+                                ("--flops", flops)) if v is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give only one of {', '.join(chosen)}")
+    kw = {"num_rx_ant": scenario.num_rx_ant, "num_bits_per_symbol": scenario.num_bits_per_symbol}
+    if model_config_path is not None:
+        return DeepRxConfig.from_json(model_config_path)
+    if flops is not None:
+        return DeepRxConfig.for_flops(flops, num_subcarriers=scenario.num_subcarriers, **kw)
+    return DeepRxConfig.preset(preset or "x0.25", **kw)
+
+
+@cli.command()
+@scenario_options
+@click.option("--preset", help="Architecture: 'paper' or a width multiplier like 'x0.25' (default).")
+@click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Architecture as DeepRxConfig JSON.")
+@click.option("--flops", type=click.FloatRange(min=0, min_open=True),
+              help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Steps between validation, checkpoint and log line.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=2e-3,
+              show_default=True, help="Peak learning rate (Adam, warm-up then linear decay).")
+@click.option("--warmup-steps", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--dmrs-symbols", default="1,2", show_default=True,
+              help="DMRS symbol counts drawn for training and validation.")
+@click.option("--channels", default="CDL-B,CDL-C,CDL-D,TDL-B,TDL-C,TDL-D", show_default=True,
+              help="Training channel models (validation uses CDL/TDL-A and -E).")
+@click.option("--validation-sinr", default="10,20,30", show_default=True,
+              help="SINR points [dB] of the validation Geometric Mean BER.")
+@click.option("--validation-slots", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Validation slots per SINR point.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--xla", is_flag=True, help="Compile the train step with XLA.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+              show_default=True, help="tf.distribute strategy.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Checkpoint folder; an interrupted run in it is resumed.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished checkpoint in --out.")
+def train(preset, model_config_path, flops, steps, batch_size, steps_per_epoch, learning_rate,
+          warmup_steps, dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
+          strategy, out_dir, overwrite, **scenario):
+    """Train a DeepRx on the scenario's link with Keras fit.
+
+    Saves model.json (architecture, scenario, model card) and weights.h5
+    after every epoch, TensorBoard logs in --out/logs, and resumes an
+    interrupted run from its last epoch.
+    """
+    import json
+    import shutil
+
+    from link_sim.config import CHANNEL_MODELS
+
+    scenario = scenario_from_options(**scenario)
+    model_config = model_config_from_options(preset, model_config_path, flops, scenario)
+    channel_list = _parse_list(channels, "--channels", str)
+    for name in channel_list:
+        if name not in CHANNEL_MODELS:
+            raise click.BadParameter(f"unknown channel model {name!r}", param_hint="--channels")
+    from deeprx_tf.training import TrainConfig, train_deeprx
+
+    train_config = TrainConfig(
+        steps=steps, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+        learning_rate=learning_rate, warmup_steps=warmup_steps, seed=seed,
+        validation_sinr_db=_parse_list(validation_sinr, "--validation-sinr"),
+        validation_slots=validation_slots, dmrs_symbols=_parse_list(dmrs_symbols, "--dmrs-symbols", int),
+        channel_models=channel_list, xla=xla)
+    from link_sim.results import prepare_output_dir
+
+    meta = out_dir / "model.json"
+    if meta.is_file() and json.loads(meta.read_text()).get("card", {}).get("complete"):
+        if not overwrite:
+            raise FileExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train anew "
+                                  "or choose another --out folder")
+        shutil.rmtree(out_dir / "backup", ignore_errors=True)
+    out = prepare_output_dir(out_dir, (), overwrite=True)
+    click.echo(f"training DeepRx ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
+               f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
+               f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
+    card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
+                        command=" ".join(["deeprx"] + sys.argv[1:]))
+    v = card["validation"]
+    click.echo(f"validation Geometric Mean BER {v['val_gmber']:.3f}; wrote {out / 'model.json'}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,87 @@
+"""DeepRx checkpoints: ``model.json`` (architecture, scenario, model card) + ``weights.h5``.
+
+No pickle, no code: a checkpoint is a JSON description and HDF5 weights.
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.model import build_deeprx
+from link_sim import LinkConfig
+from link_sim.results import write_atomic, write_json
+
+FORMAT = "deeprx-tf/1"
+MODEL_JSON, WEIGHTS = "model.json", "weights.h5"
+
+
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint."""
+
+    model: object  # tf_keras.Model
+    config: DeepRxConfig
+    link_config: LinkConfig
+    card: dict
+
+
+def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_config: LinkConfig,
+                    card: dict | None = None) -> Path:
+    """Write ``weights.h5`` and then ``model.json`` into ``out_dir`` (atomically each)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / WEIGHTS, lambda tmp: model.save_weights(tmp, save_format="h5"))
+    write_json(out / MODEL_JSON, {"format": FORMAT, "deeprx": config.to_dict(),
+                                  "link": link_config.to_dict(), "card": card or {}})
+    return out
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint folder (or its ``model.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder, ``model.json`` or ``weights.h5`` is missing.
+    ValueError
+        If a file is malformed or the weights do not fit the architecture.
+    """
+    path = Path(path)
+    folder = path.parent if path.name == MODEL_JSON else path
+    meta_path, weights_path = folder / MODEL_JSON, folder / WEIGHTS
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
+                                    f"with {MODEL_JSON} and {WEIGHTS})")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
+        config = DeepRxConfig.from_dict(meta["deeprx"])
+        link_config = LinkConfig.from_dict(meta["link"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"checkpoint {meta_path} is malformed: {err}") from None
+    model = build_deeprx(config)
+    try:
+        model.load_weights(str(weights_path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"checkpoint weights {weights_path} are corrupt or do not fit "
+                         f"the architecture in {MODEL_JSON}: {str(err).splitlines()[0]}") from None
+    return Checkpoint(model, config, link_config, meta.get("card", {}))
+
+
+def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig) -> None:
+    """Raise `ValueError` if a model cannot receive the scenario's slots."""
+    if config.num_rx_ant != link_config.num_rx_ant:
+        raise ValueError(f"the checkpoint is for {config.num_rx_ant} receive antennas, "
+                         f"the scenario has {link_config.num_rx_ant}")
+    if config.num_bits_per_symbol != link_config.num_bits_per_symbol:
+        raise ValueError(f"the checkpoint outputs {config.num_bits_per_symbol} bits per symbol, "
+                         f"the scenario's MCS {link_config.mcs_index} carries {link_config.num_bits_per_symbol}")
+    if link_config.num_layers != 1:
+        raise ValueError("DeepRx receives a single layer; the scenario has "
+                         f"{link_config.num_layers}")

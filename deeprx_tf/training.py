@@ -1,0 +1,264 @@
+"""Training DeepRx with Keras ``fit``: masked loss, metrics, schedule, validation, checkpoints."""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import dataclasses
+import datetime
+import math
+from pathlib import Path
+
+import tensorflow as tf
+import tf_keras as keras
+
+from deeprx_tf.checkpoint import check_fits_scenario, save_checkpoint
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, split_target,
+                               training_dataset, validation_sets)
+from deeprx_tf.model import build_deeprx
+from link_sim import LinkConfig
+from link_sim.metrics import geometric_mean_ber
+
+
+@keras.utils.register_keras_serializable("deeprx")
+def masked_bce(target, logits):
+    """Binary cross-entropy on logits, averaged over the data REs' bits.
+
+    Parameters
+    ----------
+    target : [batch, S, F, bits + 1], tf.float32
+        Bit labels and the data mask (see `deeprx_tf.dataset`).
+    logits : [batch, S, F, bits], tf.float32
+
+    Returns
+    -------
+    [batch], tf.float32
+        Per-slot loss (Keras averages it over the batch and the replicas).
+    """
+    labels, mask = split_target(target)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
+    # [batch, S, F, bits] -> [batch]: masked mean over REs and bits
+    per_slot = tf.reduce_sum(bce * mask[..., None], axis=[1, 2, 3])
+    return per_slot / (tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32))
+
+
+class MaskedBitErrorRate(keras.metrics.Metric):
+    """Uncoded BER of the hard decisions ``logits > 0`` on the data REs."""
+
+    def __init__(self, name="ber", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.errors = self.add_weight("errors", initializer="zeros", dtype=tf.float64)
+        self.bits = self.add_weight("bits", initializer="zeros", dtype=tf.float64)
+
+    def update_state(self, target, logits, sample_weight=None):
+        labels, mask = split_target(target)
+        wrong = tf.cast(tf.not_equal(tf.cast(logits > 0, labels.dtype), labels), tf.float64)
+        mask = tf.cast(mask, tf.float64)[..., None]
+        self.errors.assign_add(tf.reduce_sum(wrong * mask))
+        self.bits.assign_add(tf.reduce_sum(mask) * tf.cast(tf.shape(labels)[-1], tf.float64))
+
+    def result(self):
+        return tf.math.divide_no_nan(self.errors, self.bits)
+
+    def reset_state(self):
+        self.errors.assign(0.0)
+        self.bits.assign(0.0)
+
+
+@keras.utils.register_keras_serializable("deeprx")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then linear decay to ``end``."""
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int, end: float = 0.0):
+        self.peak, self.warmup_steps, self.total_steps, self.end = peak, warmup_steps, total_steps, end
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / max(1, self.warmup_steps)
+        frac = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        decay = self.peak + (self.end - self.peak) * tf.clip_by_value(frac, 0.0, 1.0)
+        return tf.where(step < self.warmup_steps, warm, decay)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps, "end": self.end}
+
+
+class ValidationGeometricMeanBER(keras.callbacks.Callback):
+    """After each epoch: uncoded BER per validation SINR and its Geometric Mean BER.
+
+    Logs ``val_gmber`` (paper eq. 3, zero BER floored at 1 / bits) and
+    ``val_ber_<sinr>dB`` so that TensorBoard, checkpointing and early
+    stopping can use them.
+    """
+
+    def __init__(self, sets: dict[float, tuple], batch_size: int = 32):
+        super().__init__()
+        self.sets = sets
+        self.batch_size = batch_size
+        self.history: list[dict] = []
+
+    def evaluate(self, model) -> dict:
+        bers, bits = [], []
+        for sinr, (features, target) in self.sets.items():
+            metric = MaskedBitErrorRate()
+            for start in range(0, len(features), self.batch_size):
+                sl = slice(start, start + self.batch_size)
+                metric.update_state(target[sl], model(features[sl], training=False))
+            bers.append(float(metric.result()))
+            bits.append(float(metric.bits.numpy()))
+        logs = {f"val_ber_{s:g}dB": b for s, b in zip(self.sets, bers)}
+        logs["val_gmber"] = geometric_mean_ber(bers, bits)
+        return logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        result = self.evaluate(self.model)
+        self.history.append({"epoch": epoch + 1, **result})
+        if logs is not None:
+            logs.update(result)
+
+
+class SaveCheckpointEachEpoch(keras.callbacks.Callback):
+    """Write the deeprx-tf checkpoint after every epoch, so an interrupted run leaves a usable model."""
+
+    def __init__(self, out_dir, config, link_config, card):
+        super().__init__()
+        self.out_dir, self.config, self.link_config, self.card = out_dir, config, link_config, card
+
+    def on_epoch_end(self, epoch, logs=None):
+        card = dict(self.card, epochs_done=epoch + 1,
+                    last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
+        save_checkpoint(self.out_dir, self.model, self.config, self.link_config, card)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a DeepRx is trained; saved in the model card next to the weights.
+
+    Parameters
+    ----------
+    steps : int
+        Optimizer steps in total.
+    batch_size : int
+        Slots per step (global, over all replicas).
+    steps_per_epoch : int
+        Steps between validations, checkpoints and log lines.
+    learning_rate : float
+        Peak learning rate of the warm-up then linear-decay schedule (Adam).
+    warmup_steps : int
+        Steps of linear warm-up.
+    seed : int
+        Seed of the weights' initialisation and of the training data.
+    validation_sinr_db : tuple of float
+        SINR points of the validation Geometric Mean BER.
+    validation_slots : int
+        Validation slots per SINR point (over the validation channel models).
+    dmrs_symbols : tuple of int
+        DMRS symbol counts drawn for training (and validation).
+    channel_models : tuple of str
+        Training channel models.
+    xla : bool
+        Compile the train step with XLA.
+    """
+
+    steps: int = 2000
+    batch_size: int = 16
+    steps_per_epoch: int = 100
+    learning_rate: float = 2e-3
+    warmup_steps: int = 200
+    seed: int = 0
+    validation_sinr_db: tuple[float, ...] = (10.0, 20.0, 30.0)
+    validation_slots: int = 64
+    dmrs_symbols: tuple[int, ...] = (1, 2)
+    channel_models: tuple[str, ...] = TRAIN_CHANNEL_MODELS
+    xla: bool = False
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "steps_per_epoch", "validation_slots"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError("warmup_steps must be in [0, steps)")
+        if set(self.dmrs_symbols) - {1, 2}:
+            raise ValueError("dmrs_symbols must be 1 and/or 2")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def make_strategy(name: str | None) -> tf.distribute.Strategy:
+    """``None``/"default" (one device), ``"mirrored"`` (all local devices) or ``"multiworker"``
+    (TF_CONFIG describes the cluster)."""
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multiworker")
+
+
+def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
+                 out_dir: str | Path, strategy: str | None = None, command: str | None = None,
+                 verbose: int = 2) -> dict:
+    """Train a DeepRx on the link and save it as a checkpoint in ``out_dir``.
+
+    Interrupted runs resume from the last finished epoch when called again
+    with the same ``out_dir`` (Keras ``BackupAndRestore`` in
+    ``out_dir/backup``). TensorBoard logs go to ``out_dir/logs``.
+
+    Returns
+    -------
+    dict
+        The model card written to ``out_dir/model.json``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    check_fits_scenario(model_config, link_config)
+    keras.utils.set_random_seed(train_config.seed)
+    dist = make_strategy(strategy)
+    data = training_dataset(link_config, train_config.batch_size, seed=train_config.seed,
+                            channel_models=train_config.channel_models,
+                            dmrs_symbols=train_config.dmrs_symbols)
+    val = ValidationGeometricMeanBER(validation_sets(
+        link_config, train_config.validation_sinr_db, train_config.validation_slots,
+        seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols))
+    with dist.scope():
+        model = build_deeprx(model_config)
+        schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
+                                     train_config.steps)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_bce,
+                      metrics=[MaskedBitErrorRate()], jit_compile=train_config.xla)
+    epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
+    partial_card = {"command": command, "train": train_config.to_dict(), "complete": False}
+    callbacks = [val,
+                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card),
+                 keras.callbacks.BackupAndRestore(str(out / "backup")),
+                 keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
+                 keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+    start = datetime.datetime.now(datetime.timezone.utc)
+    history = model.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose)
+    elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
+    final = val.evaluate(model)
+    card = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "complete": True,
+        "train": train_config.to_dict(),
+        "strategy": strategy or "default",
+        "num_replicas": dist.num_replicas_in_sync,
+        "train_seconds_this_run": elapsed,
+        "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
+        "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
+                       "sinr_db": list(train_config.validation_sinr_db), **final},
+        "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
+        "size_vs_paper": model_config.size_vs_paper(),
+    }
+    save_checkpoint(out, model, model_config, link_config, card)
+    return card
+
