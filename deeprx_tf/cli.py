@@ -86,12 +86,40 @@ def scenario_from_options(config_path, channel, num_prb, num_rx_ant, num_tx_ant,
     return scenario
 
 
+def receiver_specs(names, checkpoint, scenario) -> dict:
+    """Receiver names (and a DeepRx checkpoint) to what `LinkSimulator` takes as ``receiver``."""
+    from link_sim.receivers import BASELINE_RECEIVERS
+
+    specs = {}
+    for name in dict.fromkeys(names):  # de-duplicate, keep order
+        if name in BASELINE_RECEIVERS:
+            specs[name] = name
+        elif name == "deeprx":
+            from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
+            from deeprx_tf.receiver import DeepRxReceiver
+            from deeprx_tf.shipped import shipped_checkpoint
+
+            loaded = load_checkpoint(checkpoint if checkpoint is not None else shipped_checkpoint())
+            check_fits_scenario(loaded.config, scenario)
+            specs[name] = lambda tx, model=loaded.model: DeepRxReceiver(tx, model)
+        else:
+            raise click.BadParameter(
+                f"unknown receiver {name!r}; choose from {', '.join(BASELINE_RECEIVERS + ('deeprx',))}",
+                param_hint="--receiver")
+    if checkpoint is not None and "deeprx" not in specs:
+        raise click.UsageError("--checkpoint needs --receiver deeprx")
+    return specs
+
+
 @cli.command()
 @scenario_options
 @click.option("--sinr", "sinr_grid", default=_DEFAULT_SINR_GRID, show_default=True,
               help="SINR grid [dB]: START:STOP:STEP (STOP included) or a list A,B,C.")
-@click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi"),
-              show_default=True, help="Receiver to compare (repeat): lmmse, perfect-csi.")
+@click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi", "deeprx"),
+              show_default=True,
+              help="Receiver to compare (repeat): lmmse, perfect-csi, deeprx.")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="DeepRx checkpoint folder for --receiver deeprx (default: the shipped model).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Slots per Monte Carlo batch.")
 @click.option("--max-mc-iter", type=click.IntRange(min=1), default=10, show_default=True,
@@ -108,7 +136,7 @@ def scenario_from_options(config_path, channel, num_prb, num_rx_ant, num_tx_ant,
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results/simulate"), show_default=True, help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
-def simulate(sinr_grid, receivers, batch_size, max_mc_iter, target_block_errors, early_stop,
+def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_block_errors, early_stop,
              target_ber, seed, graph_mode, out_dir, overwrite, **scenario):
     """Compare receivers by BER/BLER over SINR on one PUSCH scenario.
 
@@ -123,14 +151,8 @@ def simulate(sinr_grid, receivers, batch_size, max_mc_iter, target_block_errors,
     from link_sim.sweep import parse_sinr_grid
 
     grid = parse_sinr_grid(sinr_grid)
-    receivers = list(dict.fromkeys(receivers))  # de-duplicate, keep order
-    from link_sim.receivers import BASELINE_RECEIVERS
-
-    for name in receivers:
-        if name not in BASELINE_RECEIVERS:
-            raise click.BadParameter(f"unknown receiver {name!r}; choose from {', '.join(BASELINE_RECEIVERS)}",
-                                     param_hint="--receiver")
     out = prepare_output_dir(out_dir, SIMULATE_OUTPUTS, overwrite)
+    specs = receiver_specs(receivers, checkpoint, scenario)
 
     from link_sim.compare import compare_receivers
 
@@ -146,7 +168,7 @@ def simulate(sinr_grid, receivers, batch_size, max_mc_iter, target_block_errors,
                    f"({point.blocks} blocks, {time.time() - start:.0f} s)", err=True)
 
     report = compare_receivers(
-        scenario, receivers, grid, batch_size=batch_size, max_mc_iter=max_mc_iter,
+        scenario, specs, grid, batch_size=batch_size, max_mc_iter=max_mc_iter,
         num_target_block_errors=target_block_errors, early_stop=early_stop, seed=seed,
         graph_mode=graph_mode, target_ber=target_ber, out_dir=out, on_point=progress,
         command=" ".join(["deeprx"] + sys.argv[1:]))

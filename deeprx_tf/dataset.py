@@ -121,14 +121,15 @@ def validation_sets(config: LinkConfig, sinr_db: Sequence[float], num_slots: int
     makers = _makers(config, channel_models, dmrs_symbols)
     per_maker = max(1, num_slots // len(makers))
     sionna_config.seed = seed
+    batch_size = min(batch_size, per_maker)
     sets = {}
     for sinr in sinr_db:
-        parts = []
+        features, targets = [], []
         for maker in makers:
-            remaining = per_maker
-            while remaining > 0:
-                n = min(batch_size, remaining)
-                parts.append(maker(n, float(sinr)))
-                remaining -= n
-        sets[float(sinr)] = tuple(np.concatenate([p[i].numpy() for p in parts]) for i in range(2))
+            # whole batches of one size and a vector SINR: one trace per maker
+            batches = [maker(batch_size, np.full(batch_size, sinr, np.float32))
+                       for _ in range(-(-per_maker // batch_size))]
+            features.append(np.concatenate([b[0].numpy() for b in batches])[:per_maker])
+            targets.append(np.concatenate([b[1].numpy() for b in batches])[:per_maker])
+        sets[float(sinr)] = (np.concatenate(features), np.concatenate(targets))
     return sets

@@ -43,6 +43,20 @@ def masked_bce(target, logits):
     return per_slot / (tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32))
 
 
+def masked_bit_errors(target, logits):
+    """Errors of the hard decisions ``logits > 0`` on the data REs, and the bits counted.
+
+    Returns
+    -------
+    errors, bits : tf.float64 scalars
+    """
+    labels, mask = split_target(target)
+    wrong = tf.cast(tf.not_equal(tf.cast(logits > 0, labels.dtype), labels), tf.float64)
+    mask = tf.cast(mask, tf.float64)[..., None]
+    return (tf.reduce_sum(wrong * mask),
+            tf.reduce_sum(mask) * tf.cast(tf.shape(labels)[-1], tf.float64))
+
+
 class MaskedBitErrorRate(keras.metrics.Metric):
     """Uncoded BER of the hard decisions ``logits > 0`` on the data REs."""
 
@@ -52,11 +66,9 @@ class MaskedBitErrorRate(keras.metrics.Metric):
         self.bits = self.add_weight("bits", initializer="zeros", dtype=tf.float64)
 
     def update_state(self, target, logits, sample_weight=None):
-        labels, mask = split_target(target)
-        wrong = tf.cast(tf.not_equal(tf.cast(logits > 0, labels.dtype), labels), tf.float64)
-        mask = tf.cast(mask, tf.float64)[..., None]
-        self.errors.assign_add(tf.reduce_sum(wrong * mask))
-        self.bits.assign_add(tf.reduce_sum(mask) * tf.cast(tf.shape(labels)[-1], tf.float64))
+        errors, bits = masked_bit_errors(target, logits)
+        self.errors.assign_add(errors)
+        self.bits.assign_add(bits)
 
     def result(self):
         return tf.math.divide_no_nan(self.errors, self.bits)
@@ -102,12 +114,13 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
     def evaluate(self, model) -> dict:
         bers, bits = [], []
         for sinr, (features, target) in self.sets.items():
-            metric = MaskedBitErrorRate()
+            errors = total = 0.0
             for start in range(0, len(features), self.batch_size):
                 sl = slice(start, start + self.batch_size)
-                metric.update_state(target[sl], model(features[sl], training=False))
-            bers.append(float(metric.result()))
-            bits.append(float(metric.bits.numpy()))
+                e, n = masked_bit_errors(target[sl], model(features[sl], training=False))
+                errors, total = errors + float(e), total + float(n)
+            bers.append(errors / total)
+            bits.append(total)
         logs = {f"val_ber_{s:g}dB": b for s, b in zip(self.sets, bers)}
         logs["val_gmber"] = geometric_mean_ber(bers, bits)
         return logs
@@ -191,12 +204,14 @@ class TrainConfig:
 
 
 def make_strategy(name: str | None) -> tf.distribute.Strategy:
-    """``None``/"default" (one device), ``"mirrored"`` (all local devices) or ``"multiworker"``
-    (TF_CONFIG describes the cluster)."""
+    """``None``/"default" (one device), ``"mirrored"`` (all local GPUs, or all logical CPUs
+    where there is no GPU) or ``"multiworker"`` (TF_CONFIG describes the cluster)."""
     if name in (None, "default"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # all GPUs, else all (logical) CPUs: MirroredStrategy() alone would use one CPU
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multiworker")

@@ -8,9 +8,14 @@ from deeprx_tf.cli import main
 
 TINY = ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1",
         "--sinr", "10,30"]
+BASELINES = ["--receiver", "lmmse", "--receiver", "perfect-csi"]
+TINY_TRAIN = ["--num-prb", "1", "--preset", "x0.0625", "--steps", "4", "--steps-per-epoch", "2",
+              "--warmup-steps", "1", "--batch-size", "4", "--validation-slots", "8",
+              "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1"]
 
 
 def run(argv, capsys):
+    capsys.readouterr()  # drop what earlier calls printed
     with pytest.raises(SystemExit) as exc:
         main(argv)
     out, err = capsys.readouterr()
@@ -19,7 +24,7 @@ def run(argv, capsys):
 
 def test_simulate_writes_results(tmp_path, capsys):
     out_dir = tmp_path / "sim"
-    main(["simulate", *TINY, "--out", str(out_dir)])
+    main(["simulate", *TINY, *BASELINES, "--out", str(out_dir)])
     report = json.loads((out_dir / "results.json").read_text())
     assert report["scenario"]["num_prb"] == 1
     assert set(report["receivers"]) == {"lmmse", "perfect-csi"}
@@ -45,7 +50,7 @@ def test_simulate_writes_results(tmp_path, capsys):
     (["--bogus"], "No such option"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
-    code, out, err = run(["simulate", "--out", str(tmp_path / "o"), *args], capsys)
+    code, out, err = run(["simulate", *BASELINES, "--out", str(tmp_path / "o"), *args], capsys)
     assert code == 2
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -71,3 +76,44 @@ def test_existing_results_are_not_clobbered(tmp_path, capsys):
     code, _, err = run(["simulate", "--out", str(out_dir)], capsys)
     assert code == 2 and "--overwrite" in err
     assert json.loads((out_dir / "results.json").read_text()) == {"keep": True}
+
+
+def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
+    ckpt = tmp_path / "ck"
+    main(["train", *TINY_TRAIN, "--out", str(ckpt)])
+    card = json.loads((ckpt / "model.json").read_text())["card"]
+    assert card["complete"] and card["train"]["steps"] == 4
+    assert card["command"].startswith("deeprx")
+    assert (ckpt / "logs").is_dir()  # TensorBoard
+    # a finished checkpoint is not trained over without --overwrite
+    code, _, err = run(["train", *TINY_TRAIN, "--out", str(ckpt)], capsys)
+    assert code == 2 and "--overwrite" in err
+    out_dir = tmp_path / "sim"
+    main(["simulate", *TINY, "--receiver", "lmmse", "--receiver", "deeprx", "--checkpoint", str(ckpt),
+          "--out", str(out_dir)])
+    report = json.loads((out_dir / "results.json").read_text())
+    assert set(report["receivers"]) == {"lmmse", "deeprx"}
+    assert report["receivers"]["deeprx"]["points"][0]["uncoded_bits"] > 0
+    # the checkpoint does not fit a 4-antenna scenario
+    code, _, err = run(["simulate", *TINY, "--num-rx-ant", "4", "--receiver", "deeprx", "--checkpoint",
+                        str(ckpt), "--out", str(tmp_path / "s2")], capsys)
+    assert code == 2 and "receive antennas" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p, "does not exist"),
+    (lambda p: (p.mkdir(), (p / "model.json").write_text("{"), (p / "weights.h5").write_text(""))[0],
+     "malformed"),
+])
+def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, make, message):
+    ckpt = tmp_path / "ck"
+    make(ckpt)
+    code, _, err = run(["simulate", "--receiver", "deeprx", "--checkpoint", str(ckpt),
+                        "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_checkpoint_needs_deeprx_receiver(tmp_path, capsys):
+    code, _, err = run(["simulate", "--receiver", "lmmse", "--checkpoint", str(tmp_path),
+                        "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--receiver deeprx" in err

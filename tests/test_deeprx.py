@@ -1,0 +1,200 @@
+"""DeepRx model, features, receiver, data and training on 1-PRB grids with tiny models."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from sionna.phy import config as sionna_config
+from sionna.phy.mapping import Demapper
+
+from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, save_checkpoint
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.dataset import LinkBatchMaker, training_dataset
+from deeprx_tf.features import GridLayout
+from deeprx_tf.model import build_deeprx
+from deeprx_tf.receiver import DeepRxReceiver
+from deeprx_tf.training import MaskedBitErrorRate, WarmupLinearDecay, masked_bce
+from link_sim import LinkSimulator, LinkTransmitter
+from link_sim.sweep import run_sweep
+
+TINY = DeepRxConfig().scaled(0.0625)
+
+
+def test_paper_preset_parameters_and_shape():
+    config = DeepRxConfig.preset("paper")
+    model = build_deeprx(config)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 1_232_776  # 2 RX antennas, 8-bit head (REFERENCE.md section 2)
+    assert DeepRxConfig.preset("paper", num_bits_per_symbol=4).num_bits_per_symbol == 4
+    four_bit = build_deeprx(DeepRxConfig.preset("paper", num_bits_per_symbol=4))
+    assert sum(int(np.prod(w.shape)) for w in four_bit.trainable_weights) == 1_232_516
+    assert model.output_shape == (None, None, None, 8)
+    assert model.input_shape == (None, None, None, 10)
+    assert config.flops_per_slot(312) == pytest.approx(10.6e9, rel=0.01)
+    # the dilation table, with explicit axes
+    layer = model.get_layer("block_6/depthwise_1")
+    assert layer.dilation_rate == (3, 6)
+    swapped = build_deeprx(DeepRxConfig(dilation_order="frequency_time"))
+    assert swapped.get_layer("block_6/depthwise_1").dilation_rate == (6, 3)
+    assert {"block_1/projection", "block_3/projection"} & {l.name for l in model.layers} == {"block_3/projection"}
+
+
+def test_macs_per_re_counts_every_conv_weight():
+    config = DeepRxConfig.preset("x0.5")
+    model = build_deeprx(config)
+    conv_weights = sum(int(np.prod(l.kernel.shape if hasattr(l, "kernel") else l.depthwise_kernel.shape))
+                       for l in model.layers
+                       if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)))
+    assert config.macs_per_re() == conv_weights
+
+
+def test_for_flops_hits_target():
+    target = 10.6e9 * 11 / 30  # the paper's student/teacher ratio applied to the paper model
+    config = DeepRxConfig.for_flops(target)
+    assert config.flops_per_slot(312) == pytest.approx(target, rel=0.05)
+    assert config.size_vs_paper() == pytest.approx(11 / 30, rel=0.05)
+
+
+def test_one_model_serves_two_grid_sizes():
+    model = build_deeprx(TINY)
+    for num_sc in (12, 48):
+        out = model(np.zeros((2, 14, num_sc, 10), np.float32))
+        assert out.shape == (2, 14, num_sc, 8)
+
+
+def test_ls_feature_is_y_times_conj_pilot(tiny_config):
+    tx = LinkTransmitter(tiny_config)
+    layout = GridLayout(tx)
+    # independent pilot grid: the pattern's pilots at its mask positions, row-major
+    mask = np.asarray(tx.pilot_pattern.mask)[0, 0].astype(bool)
+    xp = np.zeros(mask.shape, np.complex64)
+    xp.reshape(-1)[np.flatnonzero(mask.reshape(-1))] = np.asarray(tx.pilot_pattern.pilots)[0, 0]
+    np.testing.assert_allclose(layout.pilot_grid.numpy(), xp, atol=1e-6)
+    sionna_config.seed = 1
+    batch = LinkSimulator(tiny_config, "lmmse").transmit(3, 20.0)
+    f = layout.features(batch.y).numpy()
+    assert f.shape == (3, 14, 12, 10)
+    y = np.transpose(batch.y.numpy()[:, 0], (0, 2, 3, 1))  # [batch, S, F, Nr]
+    ls = y * np.conj(xp)[None, :, :, None]
+    np.testing.assert_allclose(f[..., 6:8] + 1j * f[..., 8:10], ls, atol=1e-5)
+    assert np.all(f[:, ~mask][..., 6:10] == 0)  # zero off the pilots
+    np.testing.assert_allclose(f[..., 0:2] + 1j * f[..., 2:4], y, atol=1e-6)
+
+
+def test_labels_line_up_with_coded_bits(tiny_config):
+    """A 'DeepRx' that demaps Y exactly gives BER 0 through DeepRxReceiver (AWGN, no noise to speak of)."""
+    config = tiny_config.replace(channel_model="AWGN")
+    demapper = Demapper("maxlog", "qam", 8)
+
+    def oracle(features):  # AWGN SIMO: h = 1, so Y on antenna 0 is the symbol
+        y = tf.complex(features[..., 0], features[..., 2])
+        return tf.reshape(demapper(y, tf.constant(1e-4)), [-1, 14, 12, 8])
+
+    inputs = keras.Input((14, 12, 10))  # Sionna's Demapper wants a static last axis
+    model = keras.Model(inputs, keras.layers.Lambda(oracle)(inputs))
+    sim = LinkSimulator(config, lambda tx: DeepRxReceiver(tx, model))
+    sionna_config.seed = 2
+    batch, b_hat, llr = sim.run(4, 60.0)
+    np.testing.assert_array_equal((llr.numpy() > 0).astype(np.float32), batch.c.numpy())
+    np.testing.assert_array_equal(b_hat.numpy(), batch.b.numpy())
+    # and the label grid puts the same bits back where they came from
+    layout = sim.receiver.layout
+    np.testing.assert_array_equal(layout.grid_to_llr(layout.bits_to_grid(batch.c)).numpy(), batch.c.numpy())
+
+
+def test_masked_loss_and_ber_ignore_non_data_res():
+    labels = np.array([[[[1.0, 0.0]], [[1.0, 1.0]]]], np.float32)  # [1, 2, 1, 2]
+    mask = np.array([[[[1.0]], [[0.0]]]], np.float32)
+    target = np.concatenate([labels, mask], -1)
+    logits = np.array([[[[2.0, -1.0]], [[-5.0, -5.0]]]], np.float32)
+    expected = np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0))])
+    assert float(masked_bce(target, logits)[0]) == pytest.approx(expected, rel=1e-5)
+    metric = MaskedBitErrorRate()
+    metric.update_state(target, logits)
+    assert float(metric.result()) == 0.0  # the wrong bits sit on the masked RE
+
+
+def test_schedule_warms_up_then_decays():
+    s = WarmupLinearDecay(1e-3, 10, 110)
+    assert float(s(0)) == 0.0 and float(s(5)) == pytest.approx(5e-4)
+    assert float(s(10)) == pytest.approx(1e-3) and float(s(60)) == pytest.approx(5e-4)
+    assert float(s(110)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_dataset_is_reproducible_and_shaped(tiny_config):
+    def first(seed):
+        ds = training_dataset(tiny_config, 4, seed=seed, channel_models=("TDL-B", "CDL-C"))
+        return next(iter(ds))
+    (f1, t1), (f2, t2), (f3, _) = first(5), first(5), first(6)
+    assert f1.shape == (4, 14, 12, 10) and t1.shape == (4, 14, 12, 9)
+    np.testing.assert_array_equal(f1.numpy(), f2.numpy())
+    np.testing.assert_array_equal(t1.numpy(), t2.numpy())
+    assert not np.array_equal(f1.numpy(), f3.numpy())
+
+
+def test_tiny_model_loss_falls(tiny_config):
+    keras.utils.set_random_seed(0)
+    maker = LinkBatchMaker(tiny_config)
+    sionna_config.seed = 0
+    features, target = maker(16, 25.0)
+    model = build_deeprx(TINY)
+    model.compile(keras.optimizers.Adam(3e-3), loss=masked_bce)
+    history = model.fit(features, target, epochs=40, batch_size=16, verbose=0).history["loss"]
+    assert history[-1] < 0.9 * history[0]
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path, tiny_config):
+    model = build_deeprx(TINY)
+    x = np.random.default_rng(0).normal(size=(2, 14, 12, 10)).astype(np.float32)
+    save_checkpoint(tmp_path / "ck", model, TINY, tiny_config, {"note": "test"})
+    loaded = load_checkpoint(tmp_path / "ck")
+    np.testing.assert_array_equal(loaded.model(x).numpy(), model(x).numpy())
+    assert loaded.config == TINY and loaded.link_config == tiny_config and loaded.card == {"note": "test"}
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "nothing")
+    (tmp_path / "ck" / "weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(tmp_path / "ck")
+    with pytest.raises(ValueError, match="receive antennas"):
+        check_fits_scenario(TINY, tiny_config.replace(num_rx_ant=4))
+    with pytest.raises(ValueError, match="bits per symbol"):
+        check_fits_scenario(TINY, tiny_config.replace(mcs_index=15))
+
+
+def test_deeprx_receiver_in_a_sweep(tiny_config):
+    model = build_deeprx(TINY)
+    sim = LinkSimulator(tiny_config, lambda tx: DeepRxReceiver(tx, model))
+    res = run_sweep(sim, [10.0], batch_size=4, max_mc_iter=1, num_target_block_errors=None, seed=0)
+    assert res.points[0].uncoded_bits == 4 * sim.transmitter.num_coded_bits
+    with pytest.raises(ValueError, match="bits per symbol"):
+        DeepRxReceiver(LinkTransmitter(tiny_config.replace(mcs_index=15)), model)
+
+
+MIRRORED = r"""
+import link_sim.tfenv, json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.training import TrainConfig, train_deeprx
+from link_sim import LinkConfig
+card = train_deeprx(DeepRxConfig().scaled(0.0625), LinkConfig(num_prb=1),
+                    TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=1,
+                                validation_slots=8, validation_sinr_db=(20.0,),
+                                channel_models=("TDL-C",), dmrs_symbols=(1,)),
+                    sys.argv[1], strategy="mirrored", verbose=0)
+print(json.dumps({"replicas": card["num_replicas"], "loss": card["final_loss"]}))
+"""
+
+
+def test_mirrored_training_on_two_logical_cpus(tmp_path):
+    out = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "ck")], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and np.isfinite(result["loss"])
+    assert load_checkpoint(tmp_path / "ck").card["num_replicas"] == 2
