@@ -1,10 +1,38 @@
 """deeprx-tf: a TensorFlow DeepRx receiver for Sionna 5G NR PUSCH links.
 
-The learned receiver, its checkpoints and export, and the ``deeprx``
-command line. TensorFlow is imported lazily by the submodules that need it,
-so ``deeprx --help`` stays fast.
+The learned receiver (`DeepRxConfig`, `build_deeprx`, `DeepRxReceiver`),
+its training data and training loop, checkpoints, and the ``deeprx``
+command line. The public names below are imported on first use, so that
+``deeprx --help`` does not wait for TensorFlow.
 """
+
+import importlib
 
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "DeepRxConfig": "deeprx_tf.config",
+    "build_deeprx": "deeprx_tf.model",
+    "GridLayout": "deeprx_tf.features",
+    "DeepRxReceiver": "deeprx_tf.receiver",
+    "LinkBatchMaker": "deeprx_tf.dataset",
+    "training_dataset": "deeprx_tf.dataset",
+    "validation_sets": "deeprx_tf.dataset",
+    "TrainConfig": "deeprx_tf.training",
+    "train_deeprx": "deeprx_tf.training",
+    "masked_bce": "deeprx_tf.training",
+    "Checkpoint": "deeprx_tf.checkpoint",
+    "load_checkpoint": "deeprx_tf.checkpoint",
+    "save_checkpoint": "deeprx_tf.checkpoint",
+    "shipped_checkpoint": "deeprx_tf.shipped",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'deeprx_tf' has no attribute {name!r}")

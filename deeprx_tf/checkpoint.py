@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
-from link_sim.results import write_atomic, write_json
+from link_sim.results import read_json, write_atomic, write_json
 
 FORMAT = "deeprx-tf/1"
 MODEL_JSON, WEIGHTS = "model.json", "weights.h5"
@@ -57,13 +56,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not p.is_file():
             raise FileNotFoundError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
                                     f"with {MODEL_JSON} and {WEIGHTS})")
+    meta = read_json(meta_path, "checkpoint")
     try:
-        meta = json.loads(meta_path.read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
         config = DeepRxConfig.from_dict(meta["deeprx"])
         link_config = LinkConfig.from_dict(meta["link"])
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise ValueError(f"checkpoint {meta_path} is malformed: {err}") from None
     model = build_deeprx(config)
     try:

@@ -246,7 +246,6 @@ def train(preset, model_config_path, flops, steps, batch_size, steps_per_epoch, 
     after every epoch, TensorBoard logs in --out/logs, and resumes an
     interrupted run from its last epoch.
     """
-    import json
     import shutil
 
     from link_sim.config import CHANNEL_MODELS
@@ -265,10 +264,10 @@ def train(preset, model_config_path, flops, steps, batch_size, steps_per_epoch, 
         validation_sinr_db=_parse_list(validation_sinr, "--validation-sinr"),
         validation_slots=validation_slots, dmrs_symbols=_parse_list(dmrs_symbols, "--dmrs-symbols", int),
         channel_models=channel_list, xla=xla)
-    from link_sim.results import prepare_output_dir
+    from link_sim.results import prepare_output_dir, read_json
 
     meta = out_dir / "model.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("card", {}).get("complete"):
+    if meta.is_file() and read_json(meta, "checkpoint").get("card", {}).get("complete"):
         if not overwrite:
             raise FileExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train anew "
                                   "or choose another --out folder")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
-from link_sim.results import write_json
+from link_sim.results import dataclass_from_dict, read_json, write_json
 
 #: Residual blocks of the paper's DeepRx (Honkala et al. 2021, as in
 #: REFERENCE.md section 2): output filters and (time, frequency) dilation.
@@ -177,23 +176,14 @@ class DeepRxConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DeepRxConfig":
-        if not isinstance(data, dict):
-            raise ValueError("a DeepRx config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DeepRx config key(s) {', '.join(unknown)}")
-        return cls(**data)
+        """Build a config from a dictionary; unknown keys are an error."""
+        return dataclass_from_dict(cls, data, "DeepRx config")
 
     def to_json(self, path: str | Path) -> None:
+        """Write the architecture to ``path`` as JSON (atomically)."""
         write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | Path) -> "DeepRxConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"DeepRx config {path} does not exist")
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"DeepRx config {path} is not valid JSON: {err}") from None
+        """Read an architecture written by `to_json` (or by hand)."""
+        return cls.from_dict(read_json(path, "DeepRx config"))

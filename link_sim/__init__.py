@@ -2,19 +2,43 @@
 receivers, BER/BLER sweeps, metrics and plots.
 
 This package knows nothing of DeepRx; learned receivers plug in through the
-receiver contract of `link_sim.receivers`.
+receiver contract of `link_sim.receivers`. The public names below are
+imported on first use (TensorFlow and Sionna load then, not before).
 """
+
+import importlib
 
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
 
-from link_sim.config import CHANNEL_MODELS, LinkConfig
-from link_sim.channels import ChannelSampler
-from link_sim.transmitter import LinkTransmitter, make_pusch_config, tb_encoder_of
-from link_sim.receivers import BASELINE_RECEIVERS, CodedBitReceiver, LMMSEReceiver, make_baseline_receiver
-from link_sim.simulator import LinkBatch, LinkSimulator
+_EXPORTS = {
+    "CHANNEL_MODELS": "link_sim.config",
+    "LinkConfig": "link_sim.config",
+    "ChannelSampler": "link_sim.channels",
+    "LinkTransmitter": "link_sim.transmitter",
+    "make_pusch_config": "link_sim.transmitter",
+    "tb_encoder_of": "link_sim.transmitter",
+    "BASELINE_RECEIVERS": "link_sim.receivers",
+    "CodedBitReceiver": "link_sim.receivers",
+    "LMMSEReceiver": "link_sim.receivers",
+    "make_baseline_receiver": "link_sim.receivers",
+    "LinkBatch": "link_sim.simulator",
+    "LinkSimulator": "link_sim.simulator",
+    "SweepPoint": "link_sim.sweep",
+    "SweepResult": "link_sim.sweep",
+    "run_sweep": "link_sim.sweep",
+    "parse_sinr_grid": "link_sim.sweep",
+    "compare_receivers": "link_sim.compare",
+    "geometric_mean_ber": "link_sim.metrics",
+    "sinr_at_ber": "link_sim.metrics",
+    "sinr_gain_at_ber": "link_sim.metrics",
+    "TargetNotReached": "link_sim.metrics",
+    "plot_ber": "link_sim.plots",
+}
 
-__all__ = [
-    "BASELINE_RECEIVERS", "CHANNEL_MODELS", "ChannelSampler", "CodedBitReceiver", "LMMSEReceiver",
-    "LinkBatch", "LinkConfig", "LinkSimulator", "LinkTransmitter", "make_baseline_receiver",
-    "make_pusch_config", "tb_encoder_of",
-]
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'link_sim' has no attribute {name!r}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from link_sim.results import write_json
+from link_sim.results import dataclass_from_dict, read_json, write_json
 
 #: Channel models a `LinkConfig` accepts.
 CHANNEL_MODELS = tuple(
@@ -169,15 +168,7 @@ class LinkConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LinkConfig":
         """Build a config from a dictionary; unknown keys are an error."""
-        if not isinstance(data, dict):
-            raise ValueError(f"a link config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown link config key(s) {', '.join(unknown)}; "
-                f"known keys are {', '.join(sorted(known))}")
-        return cls(**data)  # __post_init__ turns JSON lists into float pairs
+        return dataclass_from_dict(cls, data, "link config")
 
     def replace(self, **changes: Any) -> "LinkConfig":
         """A copy with some fields changed (validated again)."""
@@ -190,11 +181,4 @@ class LinkConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> "LinkConfig":
         """Read a scenario written by `to_json` (or by hand)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"link config file {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"link config file {path} is not valid JSON: {err}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "link config"))

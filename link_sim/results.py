@@ -47,6 +47,32 @@ def write_json(path: str | Path, data: Any) -> Path:
     return write_atomic(path, write)
 
 
+def read_json(path: str | Path, what: str) -> Any:
+    """Read a JSON file; a missing or malformed file is a `FileNotFoundError`/`ValueError`
+    naming ``what`` it should have been."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{what} file {path} is not valid JSON: {err}") from None
+
+
+def dataclass_from_dict(cls, data: Any, what: str):
+    """``cls(**data)`` for a frozen config dataclass, with unknown keys named in the error."""
+    import dataclasses
+
+    if not isinstance(data, dict):
+        raise ValueError(f"a {what} must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} key(s) {', '.join(unknown)}; "
+                         f"known keys are {', '.join(sorted(known))}")
+    return cls(**data)
+
+
 def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwrite: bool) -> Path:
     """Create ``out_dir`` and check, before any work starts, that results can be written.
 

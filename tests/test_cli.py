@@ -103,7 +103,7 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize("make, message", [
     (lambda p: p, "does not exist"),
     (lambda p: (p.mkdir(), (p / "model.json").write_text("{"), (p / "weights.h5").write_text(""))[0],
-     "malformed"),
+     "not valid JSON"),
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, make, message):
     ckpt = tmp_path / "ck"

@@ -1,0 +1,119 @@
+"""Slots/s of `DeepRxReceiver` against Sionna's LS + LMMSE receiver on the same grid.
+
+One run times, on the same received slots: the LS+LMMSE receiver
+(`LMMSEReceiver`, Sionna's PUSCHReceiver defaults), DeepRxReceiver with the
+paper preset and with the shipped default model, each in graph mode and
+with XLA; the full receivers include LDPC decoding. It also times the bare
+networks (features -> logits) and reports their achieved FLOP/s against a
+float32 matmul peak measured in the same run. JSON out.
+
+    python benchmarks/deeprx_inference.py [--num-prb 4] [--batch-size 16] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import tensorflow as tf
+from sionna.phy import config as sionna_config
+
+from deeprx_tf.checkpoint import load_checkpoint
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.model import build_deeprx
+from deeprx_tf.receiver import DeepRxReceiver
+from deeprx_tf.shipped import shipped_checkpoint
+from link_sim import LinkConfig, LinkSimulator
+from link_sim.receivers import LMMSEReceiver
+from link_sim.results import write_json
+
+
+def best_rate(fn, args, items: int, iters: int, repeats: int) -> float:
+    """Items per second of ``fn(*args)``, best of ``repeats`` rounds of ``iters`` calls."""
+    out = fn(*args)  # trace + warm up
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            out = fn(*args)
+        tf.nest.map_structure(lambda t: t.numpy(), out)
+        best = max(best, items * iters / (time.perf_counter() - start))
+    return best
+
+
+def matmul_peak(n: int = 2048, iters: int = 10, repeats: int = 3) -> float:
+    """FLOP/s of a float32 n x n matmul on this machine (2 n^3 FLOPs each)."""
+    a = tf.random.normal([n, n])
+    mm = tf.function(lambda a: tf.matmul(a, a))
+    return best_rate(mm, (a,), 2 * n ** 3, iters, repeats)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-prb", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "deeprx_inference.json")
+    args = parser.parse_args()
+
+    link = LinkConfig(num_prb=args.num_prb)
+    sim = LinkSimulator(link, "lmmse")
+    sionna_config.seed = 0
+    batch = sim.transmit(args.batch_size, 25.0)
+    tx = sim.transmitter
+    models = {"paper": (DeepRxConfig.preset("paper"), build_deeprx(DeepRxConfig.preset("paper")))}
+    try:
+        shipped = load_checkpoint(shipped_checkpoint())
+        models["default_model"] = (shipped.config, shipped.model)
+    except FileNotFoundError:
+        pass
+
+    receivers = {"lmmse": LMMSEReceiver(tx)}
+    for name, (_, model) in models.items():
+        receivers[f"deeprx_{name}"] = DeepRxReceiver(tx, model)
+    rates, net_rates, flops = {}, {}, {}
+    for name, rx in receivers.items():
+        for mode, jit in (("graph", False), ("xla", True)):
+            fn = tf.function(lambda y, no, rx=rx: rx(y, no), jit_compile=jit)
+            rates[f"{name}/{mode}"] = best_rate(fn, (batch.y, batch.no), args.batch_size, args.iters,
+                                                args.repeats)
+    for name, (config, model) in models.items():
+        features = receivers[f"deeprx_{name}"].layout.features(batch.y)
+        for mode, jit in (("graph", False), ("xla", True)):
+            fn = tf.function(lambda f, model=model: model(f, training=False), jit_compile=jit)
+            net_rates[f"{name}/{mode}"] = best_rate(fn, (features,), args.batch_size, args.iters,
+                                                    args.repeats)
+        flops[name] = config.flops_per_slot(link.num_subcarriers)
+    peak = matmul_peak()
+    achieved = {k: net_rates[k] * flops[k.split("/")[0]] for k in net_rates}
+    result = {
+        "benchmark": "deeprx_inference",
+        "scenario": link.to_dict(),
+        "batch_size": args.batch_size,
+        "receiver_slots_per_s": rates,
+        "ratio_vs_lmmse_graph": {k: v / rates["lmmse/graph"] for k, v in rates.items()},
+        "network_slots_per_s": net_rates,
+        "flops_per_slot": flops,
+        "achieved_flops_per_s": achieved,
+        "matmul_peak_flops_per_s": peak,
+        "fraction_of_matmul_peak": {k: v / peak for k, v in achieved.items()},
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        "versions": {"tensorflow": tf.__version__},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, result)
+    for k, v in rates.items():
+        print(f"{k:<28} {v:8.1f} slots/s  ({v / rates['lmmse/graph']:.2f} x LS+LMMSE graph)")
+    for k, v in achieved.items():
+        print(f"network {k:<20} {v / 1e9:7.1f} GFLOP/s = {v / peak:.2f} of matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
