@@ -15,8 +15,6 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.shipped import shipped_checkpoint
 from link_sim import LinkConfig, LinkSimulator
 from link_sim.receivers import LMMSEReceiver
-from link_sim.results import write_json
+from _common import RESULTS_DIR, write_result
 
 
 def best_rate(fn, args, items: int, iters: int, repeats: int) -> float:
@@ -59,7 +57,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "deeprx_inference.json")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "deeprx_inference.json")
     args = parser.parse_args()
 
     link = LinkConfig(num_prb=args.num_prb)
@@ -103,11 +101,8 @@ def main():
         "achieved_flops_per_s": achieved,
         "matmul_peak_flops_per_s": peak,
         "fraction_of_matmul_peak": {k: v / peak for k, v in achieved.items()},
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-        "versions": {"tensorflow": tf.__version__},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
+    write_result(args.out, result)
     for k, v in rates.items():
         print(f"{k:<28} {v:8.1f} slots/s  ({v / rates['lmmse/graph']:.2f} x LS+LMMSE graph)")
     for k, v in achieved.items():

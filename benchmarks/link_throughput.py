@@ -13,9 +13,6 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from sionna.phy.channel.tr38901 import TDL
 from sionna.phy.nr import PUSCHReceiver, PUSCHTransmitter
 
 from link_sim import LinkConfig, LinkSimulator, make_pusch_config
-from link_sim.results import write_json
+from _common import RESULTS_DIR, write_result
 
 
 def bare_sionna_step(config: LinkConfig):
@@ -68,7 +65,7 @@ def main():
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3, help="alternating timed rounds; best kept")
     parser.add_argument("--sinr-db", type=float, default=20.0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "link_throughput.json")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "link_throughput.json")
     args = parser.parse_args()
 
     config = LinkConfig.from_json(args.config) if args.config else LinkConfig()
@@ -95,11 +92,8 @@ def main():
         "ratio_link_simulator_vs_bare": best["link_simulator"] / best["bare_sionna"],
         "ratio_count_errors_vs_bare": best["link_simulator_count_errors"] / best["bare_sionna"],
         "target": "overhead within 10% of bare Sionna (ratio >= 0.9)",
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-        "versions": {"tensorflow": tf.__version__},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
+    write_result(args.out, result)
     for k, v in best.items():
         print(f"{k:<30} {v:8.1f} slots/s")
     print(f"LinkSimulator / bare Sionna: {result['ratio_link_simulator_vs_bare']:.3f} "

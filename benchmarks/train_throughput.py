@@ -24,7 +24,7 @@ from deeprx_tf.dataset import training_dataset
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.training import masked_bce
 from link_sim import LinkConfig
-from link_sim.results import write_json
+from _common import RESULTS_DIR, write_result
 
 
 def samples_per_second(dataset, config, steps: int, batch_size: int) -> float:
@@ -43,7 +43,7 @@ def main():
     parser.add_argument("--num-prb", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_throughput.json")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "train_throughput.json")
     args = parser.parse_args()
 
     link = LinkConfig(num_prb=args.num_prb)
@@ -64,8 +64,7 @@ def main():
         "samples_per_s": {"live_pipeline": rate_live, "cached_tensors": rate_cached},
         "ratio_live_vs_cached": rate_live / rate_cached,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
+    write_result(args.out, result)
     print(f"live pipeline {rate_live:.1f} samples/s, cached tensors {rate_cached:.1f} samples/s, "
           f"ratio {rate_live / rate_cached:.2f}; wrote {args.out}")
 

@@ -5,7 +5,7 @@ import pytest
 from sionna.phy import config as sionna_config
 from sionna.phy.utils import sim_ber
 
-from link_sim import LinkConfig, LinkSimulator, LinkTransmitter
+from link_sim import LinkSimulator, LinkTransmitter
 from link_sim.sweep import run_sweep
 
 
