@@ -23,6 +23,7 @@ from sionna.phy import config as sionna_config
 
 from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.features import GridLayout
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.shipped import shipped_checkpoint
@@ -72,17 +73,25 @@ def main():
     except FileNotFoundError:
         pass
 
-    receivers = {"lmmse": LMMSEReceiver(tx)}
-    for name, (_, model) in models.items():
-        receivers[f"deeprx_{name}"] = DeepRxReceiver(tx, model)
+    def make_receivers():
+        receivers = {"lmmse": LMMSEReceiver(tx)}
+        for name, (_, model) in models.items():
+            receivers[f"deeprx_{name}"] = DeepRxReceiver(tx, model)
+        for rx in receivers.values():
+            # one eager call first: Sionna's CRC blocks build lazily, and a build inside one
+            # tf.function would leave tensors that a second function cannot use
+            rx(batch.y, batch.no)
+        return receivers
+
     rates, net_rates, flops = {}, {}, {}
-    for name, rx in receivers.items():
-        for mode, jit in (("graph", False), ("xla", True)):
+    for mode, jit in (("graph", False), ("xla", True)):
+        for name, rx in make_receivers().items():
             fn = tf.function(lambda y, no, rx=rx: rx(y, no), jit_compile=jit)
             rates[f"{name}/{mode}"] = best_rate(fn, (batch.y, batch.no), args.batch_size, args.iters,
                                                 args.repeats)
+    layout = GridLayout(tx)
     for name, (config, model) in models.items():
-        features = receivers[f"deeprx_{name}"].layout.features(batch.y)
+        features = layout.features(batch.y)
         for mode, jit in (("graph", False), ("xla", True)):
             fn = tf.function(lambda f, model=model: model(f, training=False), jit_compile=jit)
             net_rates[f"{name}/{mode}"] = best_rate(fn, (features,), args.batch_size, args.iters,

@@ -19,6 +19,10 @@ from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, 
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
 from link_sim.metrics import geometric_mean_ber
+from link_sim.results import read_json, write_json
+
+#: File in a training folder listing each (resumed) run with its data seed.
+RUNS_FILE = "runs.json"
 
 
 @keras.utils.register_keras_serializable("deeprx")
@@ -236,7 +240,16 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     check_fits_scenario(model_config, link_config)
     keras.utils.set_random_seed(train_config.seed)
     dist = make_strategy(strategy)
-    data = training_dataset(link_config, train_config.batch_size, seed=train_config.seed,
+    # A resumed run must not replay the batches the first run already saw:
+    # run k (0 for a fresh start) draws its data from seed + 1000 k.
+    runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []
+    if not (out / "backup").is_dir():
+        runs = []
+    data_seed = train_config.seed + 1000 * len(runs)
+    runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "data_seed": data_seed, "command": command})
+    write_json(out / RUNS_FILE, runs)
+    data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
                             channel_models=train_config.channel_models,
                             dmrs_symbols=train_config.dmrs_symbols)
     val = ValidationGeometricMeanBER(validation_sets(
@@ -265,6 +278,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "command": command,
         "complete": True,
         "train": train_config.to_dict(),
+        "runs": runs,
         "strategy": strategy or "default",
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,
