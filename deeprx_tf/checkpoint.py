@@ -39,6 +39,33 @@ def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_confi
     return out
 
 
+def _checkpoint_files(path: str | Path) -> tuple[Path, Path]:
+    """``(model.json, weights.h5)`` of a checkpoint folder (or of its ``model.json``)."""
+    path = Path(path)
+    folder = path.parent if path.name == MODEL_JSON else path
+    meta_path, weights_path = folder / MODEL_JSON, folder / WEIGHTS
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
+                                    f"with {MODEL_JSON} and {WEIGHTS})")
+    return meta_path, weights_path
+
+
+def _read_meta(meta_path: Path) -> tuple[dict, DeepRxConfig, LinkConfig]:
+    meta = read_json(meta_path, "checkpoint")
+    try:
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
+        return meta, DeepRxConfig.from_dict(meta["deeprx"]), LinkConfig.from_dict(meta["link"])
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"checkpoint {meta_path} is malformed: {err}") from None
+
+
+def read_checkpoint_config(path: str | Path) -> DeepRxConfig:
+    """The architecture of a checkpoint, without building the model."""
+    return _read_meta(_checkpoint_files(path)[0])[1]
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load a checkpoint folder (or its ``model.json``).
 
@@ -49,21 +76,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     ValueError
         If a file is malformed or the weights do not fit the architecture.
     """
-    path = Path(path)
-    folder = path.parent if path.name == MODEL_JSON else path
-    meta_path, weights_path = folder / MODEL_JSON, folder / WEIGHTS
-    for p in (meta_path, weights_path):
-        if not p.is_file():
-            raise FileNotFoundError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
-                                    f"with {MODEL_JSON} and {WEIGHTS})")
-    meta = read_json(meta_path, "checkpoint")
-    try:
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
-        config = DeepRxConfig.from_dict(meta["deeprx"])
-        link_config = LinkConfig.from_dict(meta["link"])
-    except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise ValueError(f"checkpoint {meta_path} is malformed: {err}") from None
+    meta_path, weights_path = _checkpoint_files(path)
+    meta, config, link_config = _read_meta(meta_path)
     model = build_deeprx(config)
     try:
         model.load_weights(str(weights_path))

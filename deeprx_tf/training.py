@@ -12,7 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from deeprx_tf.checkpoint import check_fits_scenario, save_checkpoint
+from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, split_target,
                                training_dataset, validation_sets)
@@ -223,12 +223,14 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
 
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
-                 verbose: int = 2) -> dict:
+                 init_from: str | Path | None = None, verbose: int = 2) -> dict:
     """Train a DeepRx on the link and save it as a checkpoint in ``out_dir``.
 
     Interrupted runs resume from the last finished epoch when called again
     with the same ``out_dir`` (Keras ``BackupAndRestore`` in
     ``out_dir/backup``). TensorBoard logs go to ``out_dir/logs``.
+    ``init_from`` (a checkpoint folder of the same architecture) starts from
+    its weights instead of a random initialisation: fine-tuning.
 
     Returns
     -------
@@ -257,12 +259,19 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols))
     with dist.scope():
         model = build_deeprx(model_config)
+        if init_from is not None:
+            init = load_checkpoint(init_from)
+            if init.config != model_config:
+                raise ValueError(f"--init-from checkpoint {init_from} has another architecture "
+                                 "than the model to train")
+            model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
                                      train_config.steps)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_bce,
                       metrics=[MaskedBitErrorRate()], jit_compile=train_config.xla)
     epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
-    partial_card = {"command": command, "train": train_config.to_dict(), "complete": False}
+    partial_card = {"command": command, "train": train_config.to_dict(), "complete": False,
+                    "init_from": str(init_from) if init_from is not None else None}
     callbacks = [val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card),
                  keras.callbacks.BackupAndRestore(str(out / "backup")),
@@ -279,6 +288,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "complete": True,
         "train": train_config.to_dict(),
         "runs": runs,
+        "init_from": str(init_from) if init_from is not None else None,
         "strategy": strategy or "default",
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,

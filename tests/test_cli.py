@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from deeprx_tf.cli import main
@@ -98,6 +99,20 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
     code, _, err = run(["simulate", *TINY, "--num-rx-ant", "4", "--receiver", "deeprx", "--checkpoint",
                         str(ckpt), "--out", str(tmp_path / "s2")], capsys)
     assert code == 2 and "receive antennas" in err and err.count("\n") == 1
+    # fine-tuning starts from the checkpoint's weights (a vanishing learning rate keeps them)
+    tuned = tmp_path / "tuned"
+    main(["train", *TINY_TRAIN, "--init-from", str(ckpt), "--lr", "1e-12", "--seed", "7",
+          "--out", str(tuned)])
+    from deeprx_tf.checkpoint import load_checkpoint
+
+    before, after = load_checkpoint(ckpt).model, load_checkpoint(tuned).model
+    np.testing.assert_allclose(after.get_layer("conv_in").kernel.numpy(),
+                               before.get_layer("conv_in").kernel.numpy(), atol=1e-6)
+    assert json.loads((tuned / "model.json").read_text())["card"]["init_from"] == str(ckpt)
+    # profile the trained checkpoint on its own grid
+    main(["profile", "--checkpoint", str(ckpt), "--out", str(tmp_path / "prof")])
+    profile = json.loads((tmp_path / "prof" / "profile.json").read_text())
+    assert profile["about"]["num_subcarriers"] == 12 and profile["flops"]["analytic_mismatches"] == []
 
 
 @pytest.mark.parametrize("make, message", [
