@@ -6,9 +6,8 @@ command line. The public names below are imported on first use, so that
 ``deeprx --help`` does not wait for TensorFlow.
 """
 
-import importlib
-
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
+from link_sim.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,8 +30,4 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'deeprx_tf' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,9 +6,8 @@ receiver contract of `link_sim.receivers`. The public names below are
 imported on first use (TensorFlow and Sionna load then, not before).
 """
 
-import importlib
-
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
+from link_sim.lazy import lazy_exports
 
 _EXPORTS = {
     "CHANNEL_MODELS": "link_sim.config",
@@ -37,8 +36,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'link_sim' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -11,9 +11,8 @@
 Public names are imported on first use.
 """
 
-import importlib
-
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
+from link_sim.lazy import lazy_exports
 
 _EXPORTS = {
     "FlopsReport": "profiling.flops",
@@ -38,8 +37,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'profiling' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
