@@ -208,57 +208,48 @@ def model_config_from_options(preset, model_config_path, flops, scenario):
     return DeepRxConfig.preset(preset or "x0.25", **kw)
 
 
-@cli.command()
-@scenario_options
-@click.option("--preset", help="Architecture: 'paper' or a width multiplier like 'x0.25' (default).")
-@click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Architecture as DeepRxConfig JSON.")
-@click.option("--flops", type=click.FloatRange(min=0, min_open=True),
-              help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
-@click.option("--init-from", type=click.Path(path_type=Path),
-              help="Start from this checkpoint's weights (fine-tuning); its architecture is used.")
-@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Steps between validation, checkpoint and log line.")
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=2e-3,
-              show_default=True, help="Peak learning rate (Adam, warm-up then linear decay).")
-@click.option("--warmup-steps", type=click.IntRange(min=0), default=200, show_default=True)
-@click.option("--dmrs-symbols", default="1,2", show_default=True,
-              help="DMRS symbol counts drawn for training and validation.")
-@click.option("--channels", default="CDL-B,CDL-C,CDL-D,TDL-B,TDL-C,TDL-D", show_default=True,
-              help="Training channel models (validation uses CDL/TDL-A and -E).")
-@click.option("--validation-sinr", default="10,20,30", show_default=True,
-              help="SINR points [dB] of the validation Geometric Mean BER.")
-@click.option("--validation-slots", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Validation slots per SINR point.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--xla", is_flag=True, help="Compile the train step with XLA.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
-              show_default=True, help="tf.distribute strategy.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Checkpoint folder; an interrupted run in it is resumed.")
-@click.option("--overwrite", is_flag=True, help="Replace a finished checkpoint in --out.")
-def train(preset, model_config_path, flops, init_from, steps, batch_size, steps_per_epoch, learning_rate,
-          warmup_steps, dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
-          strategy, out_dir, overwrite, **scenario):
-    """Train a DeepRx on the scenario's link with Keras fit.
+_TRAINING_OPTIONS = [
+    click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True),
+    click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True),
+    click.option("--steps-per-epoch", type=click.IntRange(min=1), default=100, show_default=True,
+                 help="Steps between validation, checkpoint and log line."),
+    click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=2e-3,
+                 show_default=True, help="Peak learning rate (Adam, warm-up then linear decay)."),
+    click.option("--warmup-steps", type=click.IntRange(min=0), default=200, show_default=True),
+    click.option("--dmrs-symbols", default="1,2", show_default=True,
+                 help="DMRS symbol counts drawn for training and validation."),
+    click.option("--channels", default="CDL-B,CDL-C,CDL-D,TDL-B,TDL-C,TDL-D", show_default=True,
+                 help="Training channel models (validation uses CDL/TDL-A and -E)."),
+    click.option("--validation-sinr", default="10,20,30", show_default=True,
+                 help="SINR points [dB] of the validation Geometric Mean BER."),
+    click.option("--validation-slots", type=click.IntRange(min=1), default=64, show_default=True,
+                 help="Validation slots per SINR point."),
+    click.option("--seed", type=int, default=0, show_default=True,
+                 help="Seed of the initial weights and of the training data."),
+    click.option("--xla", is_flag=True, help="Compile the train step with XLA."),
+    click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+                 show_default=True, help="tf.distribute strategy."),
+    click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+                 help="Checkpoint folder; an interrupted run in it is resumed."),
+    click.option("--overwrite", is_flag=True, help="Replace a finished checkpoint in --out."),
+]
 
-    Saves model.json (architecture, scenario, model card) and weights.h5
-    after every epoch, TensorBoard logs in --out/logs, and resumes an
-    interrupted run from its last epoch.
-    """
+
+def training_options(command):
+    """The training options shared by `train` and `distill` (and the scenario options)."""
+    for option in reversed(_TRAINING_OPTIONS):
+        command = option(command)
+    return scenario_options(command)
+
+
+def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, learning_rate,
+                 warmup_steps, dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
+                 strategy, out_dir, overwrite, what="DeepRx", **train_kwargs) -> dict:
+    """Check the training options, prepare --out (resume, --overwrite) and run `train_deeprx`."""
     import shutil
 
     from link_sim.config import CHANNEL_MODELS
 
-    scenario = scenario_from_options(**scenario)
-    if init_from is not None and preset is None and model_config_path is None and flops is None:
-        from deeprx_tf.checkpoint import read_checkpoint_config
-
-        model_config = read_checkpoint_config(init_from)
-    else:
-        model_config = model_config_from_options(preset, model_config_path, flops, scenario)
     channel_list = _parse_list(channels, "--channels", str)
     for name in channel_list:
         if name not in CHANNEL_MODELS:
@@ -280,13 +271,86 @@ def train(preset, model_config_path, flops, init_from, steps, batch_size, steps_
                                   "or choose another --out folder")
         shutil.rmtree(out_dir / "backup", ignore_errors=True)
     out = prepare_output_dir(out_dir, (), overwrite=True)
-    click.echo(f"training DeepRx ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
+    click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
                f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
                f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
     card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
-                        command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from)
-    v = card["validation"]
-    click.echo(f"validation Geometric Mean BER {v['val_gmber']:.3f}; wrote {out / 'model.json'}")
+                        command=" ".join(["deeprx"] + sys.argv[1:]), **train_kwargs)
+    click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; "
+               f"wrote {out / 'model.json'}")
+    return card
+
+
+def _split_options(options: dict) -> tuple[dict, dict]:
+    """Options of a training command as (scenario options, training options)."""
+    scenario_keys = {"config_path", "channel", "num_prb", "num_rx_ant", "num_tx_ant", "num_layers",
+                     "mcs_index", "num_dmrs_symbols", "speed", "delay_spread", "sinr_range", "sir"}
+    return ({k: v for k, v in options.items() if k in scenario_keys},
+            {k: v for k, v in options.items() if k not in scenario_keys})
+
+
+@cli.command()
+@click.option("--preset", help="Architecture: 'paper' or a width multiplier like 'x0.25' (default).")
+@click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Architecture as DeepRxConfig JSON.")
+@click.option("--flops", type=click.FloatRange(min=0, min_open=True),
+              help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
+@click.option("--init-from", type=click.Path(path_type=Path),
+              help="Start from this checkpoint's weights (fine-tuning); its architecture is used.")
+@training_options
+def train(preset, model_config_path, flops, init_from, **options):
+    """Train a DeepRx on the scenario's link with Keras fit.
+
+    Saves model.json (architecture, scenario, model card) and weights.h5
+    after every epoch, TensorBoard logs in --out/logs, and resumes an
+    interrupted run from its last epoch.
+    """
+    scenario_opts, training = _split_options(options)
+    scenario = scenario_from_options(**scenario_opts)
+    if init_from is not None and preset is None and model_config_path is None and flops is None:
+        from deeprx_tf.checkpoint import read_checkpoint_config
+
+        model_config = read_checkpoint_config(init_from)
+    else:
+        model_config = model_config_from_options(preset, model_config_path, flops, scenario)
+    run_training(model_config, scenario, init_from=init_from, **training)
+
+
+@cli.command()
+@click.option("--teacher", type=click.Path(path_type=Path), required=True,
+              help="Checkpoint of the teacher DeepRx.")
+@click.option("--student-preset", help="Student architecture: a width multiplier like 'x0.125'.")
+@click.option("--student-flops", type=click.FloatRange(min=0, min_open=True),
+              help="Or the student's FLOPs per slot of this scenario's grid.")
+@click.option("--student-model-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Or the student architecture as DeepRxConfig JSON.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=5e5, show_default=True,
+              help="Weight of the student's own loss: L = alpha * BCE + KL (paper eq. 2).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=3.0,
+              show_default=True, help="Softening temperature T of the bit probabilities.")
+@click.option("--t2/--no-t2", "scale_by_t2", default=False, show_default=True,
+              help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
+@training_options
+def distill(teacher, student_preset, student_flops, student_model_config, alpha, temperature,
+            scale_by_t2, **options):
+    """Train a small DeepRx student against a teacher checkpoint (knowledge distillation).
+
+    Same data, schedule, validation and checkpoints as 'deeprx train'; the
+    model card records the teacher, alpha, T and the data seed.
+    """
+    scenario_opts, training = _split_options(options)
+    scenario = scenario_from_options(**scenario_opts)
+    if student_preset is None and student_flops is None and student_model_config is None:
+        raise click.UsageError("give the student's size: --student-preset, --student-flops "
+                               "or --student-model-config")
+    student_config = model_config_from_options(student_preset, student_model_config, student_flops,
+                                               scenario)
+    from distill.procedure import distillation_hooks
+
+    compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
+                                                     temperature=temperature, scale_by_t2=scale_by_t2)
+    run_training(student_config, scenario, compile_trainee=compile_trainee, card_extra=card_extra,
+                 what="DeepRx student", **training)
 
 
 #: Grid of the paper's DeepRx: 26 PRB.

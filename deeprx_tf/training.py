@@ -139,14 +139,15 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
 class SaveCheckpointEachEpoch(keras.callbacks.Callback):
     """Write the deeprx-tf checkpoint after every epoch, so an interrupted run leaves a usable model."""
 
-    def __init__(self, out_dir, config, link_config, card):
+    def __init__(self, out_dir, config, link_config, card, model=None):
         super().__init__()
         self.out_dir, self.config, self.link_config, self.card = out_dir, config, link_config, card
+        self.saved_model = model  # None: the model being fitted
 
     def on_epoch_end(self, epoch, logs=None):
         card = dict(self.card, epochs_done=epoch + 1,
                     last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
-        save_checkpoint(self.out_dir, self.model, self.config, self.link_config, card)
+        save_checkpoint(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,7 +224,8 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
 
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
-                 init_from: str | Path | None = None, verbose: int = 2) -> dict:
+                 init_from: str | Path | None = None, compile_trainee=None,
+                 card_extra: dict | None = None, verbose: int = 2) -> dict:
     """Train a DeepRx on the link and save it as a checkpoint in ``out_dir``.
 
     Interrupted runs resume from the last finished epoch when called again
@@ -231,6 +233,12 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     ``out_dir/backup``). TensorBoard logs go to ``out_dir/logs``.
     ``init_from`` (a checkpoint folder of the same architecture) starts from
     its weights instead of a random initialisation: fine-tuning.
+
+    ``compile_trainee(model, optimizer, jit_compile) -> tf_keras.Model``, called
+    inside the strategy's scope, returns the compiled model that ``fit``
+    trains in place of ``model`` alone (`distill` passes a `Distiller`
+    around it); the DeepRx ``model`` is what is validated and saved.
+    ``card_extra`` goes into the model card.
 
     Returns
     -------
@@ -267,18 +275,23 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
             model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
                                      train_config.steps)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_bce,
-                      metrics=[MaskedBitErrorRate()], jit_compile=train_config.xla)
+        optimizer = keras.optimizers.Adam(schedule)
+        if compile_trainee is None:
+            model.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
+                          jit_compile=train_config.xla)
+            trainee = model
+        else:
+            trainee = compile_trainee(model, optimizer, train_config.xla)
     epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
     partial_card = {"command": command, "train": train_config.to_dict(), "complete": False,
-                    "init_from": str(init_from) if init_from is not None else None}
+                    "init_from": str(init_from) if init_from is not None else None, **(card_extra or {})}
     callbacks = [val,
-                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card),
+                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model),
                  keras.callbacks.BackupAndRestore(str(out / "backup")),
                  keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
                  keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
     start = datetime.datetime.now(datetime.timezone.utc)
-    history = model.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
+    history = trainee.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
     final = val.evaluate(model)
@@ -289,6 +302,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "train": train_config.to_dict(),
         "runs": runs,
         "init_from": str(init_from) if init_from is not None else None,
+        **(card_extra or {}),
         "strategy": strategy or "default",
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,

@@ -1,3 +1,25 @@
-"""Knowledge distillation of small DeepRx students from larger teachers."""
+"""Knowledge distillation of DeepRx: the Keras `Distiller`, KD losses and the paper's procedure.
+
+- `Distiller`: a tf_keras Model training a student against a frozen
+  teacher with the paper's loss ``alpha * L_student + L_KD``.
+- `bitwise_kl`, `masked_bitwise_kl`, `categorical_kl`: KD losses.
+- `distill_deeprx`: ``deeprx distill`` in Python.
+
+Public names are imported on first use.
+"""
 
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
+from link_sim.lazy import lazy_exports
+
+_EXPORTS = {
+    "Distiller": "distill.distiller",
+    "bitwise_kl": "distill.losses",
+    "masked_bitwise_kl": "distill.losses",
+    "categorical_kl": "distill.losses",
+    "distill_deeprx": "distill.procedure",
+    "distillation_hooks": "distill.procedure",
+}
+
+__all__ = list(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,63 @@
+"""The paper's KD training of a DeepRx student, on top of `deeprx_tf.training.train_deeprx`.
+
+The student trains exactly like ``deeprx train`` (same data pipeline and
+seed, schedule, validation, checkpoints, distribution strategies); only the
+loss differs, so a KD student and a scratch student with the same options
+differ by the teacher alone.
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+from pathlib import Path
+
+from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, read_checkpoint_config
+from deeprx_tf.training import MaskedBitErrorRate, masked_bce, train_deeprx
+from distill.distiller import Distiller
+from distill.losses import masked_bitwise_kl
+from link_sim import LinkConfig
+
+
+def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
+                       temperature: float, scale_by_t2: bool = False):
+    """``(compile_trainee, card_extra)`` for `train_deeprx`: a `Distiller` around the student.
+
+    The teacher checkpoint is checked now (it exists, fits the scenario);
+    its weights load inside the strategy's scope when training starts.
+    """
+    teacher_config = read_checkpoint_config(teacher)
+    check_fits_scenario(teacher_config, link_config)
+
+    def compile_trainee(student, optimizer, jit_compile):
+        distiller = Distiller(student, load_checkpoint(teacher).model)
+        distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()],
+                          student_loss_fn=masked_bce, distillation_loss_fn=masked_bitwise_kl,
+                          alpha=alpha, temperature=temperature, scale_by_t2=scale_by_t2,
+                          jit_compile=jit_compile)
+        return distiller
+
+    card_extra = {"distillation": {
+        "teacher": str(teacher),
+        "teacher_size_vs_paper": teacher_config.size_vs_paper(),
+        "teacher_architecture": teacher_config.to_dict(),
+        "alpha": alpha, "temperature": temperature, "scale_by_t2": scale_by_t2,
+        "loss": "alpha * masked BCE + bitwise KL(sigmoid(z_t/T) || sigmoid(z_s/T))"
+                + (" * T^2" if scale_by_t2 else ""),
+    }}
+    return compile_trainee, card_extra
+
+
+def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_dir, teacher,
+                   alpha: float = 5e5, temperature: float = 3.0, scale_by_t2: bool = False,
+                   **kwargs) -> dict:
+    """Train a DeepRx student against a teacher checkpoint; returns the model card.
+
+    Parameters are those of `deeprx_tf.training.train_deeprx` plus the
+    teacher checkpoint, ``alpha`` and ``temperature`` (paper eq. 2 and its
+    best values 5e5 and 3 as defaults) and the ``T^2`` option.
+    """
+    compile_trainee, card_extra = distillation_hooks(teacher, link_config, alpha, temperature,
+                                                     scale_by_t2)
+    return train_deeprx(student_config, link_config, train_config, out_dir,
+                        compile_trainee=compile_trainee, card_extra=card_extra, **kwargs)

@@ -1,0 +1,144 @@
+"""Knowledge distillation: KD losses against numpy, the Distiller's loss, frozen teacher, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from deeprx_tf.cli import main
+from deeprx_tf.training import masked_bce
+from distill.distiller import Distiller
+from distill.losses import categorical_kl, masked_bitwise_kl
+
+BITS = 4
+RNG = np.random.default_rng(0)
+
+
+def np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def np_bitwise_kl(zt, zs, T):
+    pt, ps = np_sigmoid(zt / T), np_sigmoid(zs / T)
+    return pt * np.log(pt / ps) + (1 - pt) * np.log((1 - pt) / (1 - ps))
+
+
+def np_bce(labels, z):
+    p = np_sigmoid(z)
+    return -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+
+
+def masked_mean(values, mask):
+    """[batch, S, F, bits] averaged over masked REs and bits -> [batch]."""
+    return (values * mask[..., None]).sum(axis=(1, 2, 3)) / (mask.sum(axis=(1, 2)) * values.shape[-1])
+
+
+def make_target(batch=3, s=4, f=5):
+    labels = (RNG.random((batch, s, f, BITS)) > 0.5).astype(np.float32)
+    mask = (RNG.random((batch, s, f)) > 0.3).astype(np.float32)
+    return labels, mask, np.concatenate([labels, mask[..., None]], axis=-1)
+
+
+def test_masked_bitwise_kl_matches_numpy():
+    labels, mask, target = make_target()
+    zt = RNG.normal(0, 3, labels.shape).astype(np.float32)
+    zs = RNG.normal(0, 3, labels.shape).astype(np.float32)
+    for T in (1.0, 3.0):
+        got = masked_bitwise_kl(target, zt, zs, T).numpy()
+        np.testing.assert_allclose(got, masked_mean(np_bitwise_kl(zt, zs, T), mask), rtol=1e-5)
+    assert np.allclose(masked_bitwise_kl(target, zt, zt, 2.0).numpy(), 0.0, atol=1e-6)
+
+
+def test_categorical_kl_matches_numpy():
+    zt, zs = RNG.normal(size=(6, 5)), RNG.normal(size=(6, 5))
+    T = 2.0
+    pt = np.exp(zt / T) / np.exp(zt / T).sum(-1, keepdims=True)
+    ps = np.exp(zs / T) / np.exp(zs / T).sum(-1, keepdims=True)
+    np.testing.assert_allclose(categorical_kl(zt.astype(np.float32), zs.astype(np.float32), T).numpy(),
+                               (pt * np.log(pt / ps)).sum(-1), rtol=1e-5)
+
+
+def conv_model(seed):
+    """A small logits model without batch norm (training and inference outputs agree)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Conv2D(BITS, 1)(x))
+
+
+def test_distiller_loss_is_alpha_bce_plus_kl():
+    labels, mask, target = make_target()
+    x = RNG.normal(size=(3, 4, 5, 3)).astype(np.float32)
+    student, teacher = conv_model(1), conv_model(2)
+    zs, zt = student(x).numpy(), teacher(x).numpy()
+    alpha, T = 7.0, 3.0
+    expected_bce = masked_mean(np_bce(labels, zs), mask).mean()
+    expected_kl = masked_mean(np_bitwise_kl(zt, zs, T), mask).mean()
+    for t2, factor in ((False, 1.0), (True, T ** 2)):
+        distiller = Distiller(student, teacher)
+        distiller.compile(keras.optimizers.SGD(0.0), student_loss_fn=masked_bce, alpha=alpha,
+                          temperature=T, scale_by_t2=t2)
+        logs = distiller.train_on_batch(x, target, return_dict=True)
+        assert logs["student_loss"] == pytest.approx(expected_bce, rel=1e-5)
+        assert logs["distillation_loss"] == pytest.approx(factor * expected_kl, rel=1e-5)
+        assert logs["loss"] == pytest.approx(alpha * expected_bce + factor * expected_kl, rel=1e-5)
+
+
+def test_teacher_is_frozen_and_large_alpha_is_training_from_scratch():
+    _, _, target = make_target(batch=8)
+    x = RNG.normal(size=(8, 4, 5, 3)).astype(np.float32)
+    teacher = conv_model(2)
+    teacher_before = [w.copy() for w in teacher.get_weights()]
+    distilled, scratch = conv_model(1), conv_model(1)
+    initial = [w.copy() for w in distilled.get_weights()]
+    # alpha * BCE + KL with learning rate lr / alpha is BCE + KL / alpha with lr: scratch as alpha grows
+    alpha, lr = 1e6, 0.5
+    distiller = Distiller(distilled, teacher)
+    distiller.compile(keras.optimizers.SGD(lr / alpha), student_loss_fn=masked_bce, alpha=alpha,
+                      temperature=2.0)
+    distiller.fit(x, target, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    scratch.compile(keras.optimizers.SGD(lr), loss=masked_bce)
+    scratch.fit(x, target, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    for before, after in zip(teacher_before, teacher.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.allclose(a, b) for a, b in zip(initial, distilled.get_weights()))
+    for a, b in zip(distilled.get_weights(), scratch.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # a small alpha lets the teacher pull the student elsewhere
+    pulled = conv_model(1)
+    d2 = Distiller(pulled, teacher)
+    d2.compile(keras.optimizers.SGD(lr), student_loss_fn=masked_bce, alpha=1e-3, temperature=2.0)
+    d2.fit(x, target, batch_size=4, epochs=3, shuffle=False, verbose=0)
+    assert not np.allclose(pulled.get_weights()[0], scratch.get_weights()[0], atol=1e-3)
+
+
+TINY = ["--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2", "--warmup-steps", "1",
+        "--batch-size", "4", "--validation-slots", "8", "--validation-sinr", "20",
+        "--channels", "TDL-C", "--dmrs-symbols", "1"]
+
+
+def test_distill_cli_end_to_end(tmp_path, capsys):
+    teacher = tmp_path / "teacher"
+    main(["train", *TINY, "--preset", "x0.125", "--out", str(teacher)])
+    student = tmp_path / "student"
+    main(["distill", *TINY, "--teacher", str(teacher), "--student-preset", "x0.0625",
+          "--alpha", "10", "--temperature", "2", "--seed", "3", "--out", str(student)])
+    meta = json.loads((student / "model.json").read_text())
+    card = meta["card"]
+    assert card["complete"] and card["distillation"]["teacher"] == str(teacher)
+    assert card["distillation"]["alpha"] == 10 and card["distillation"]["temperature"] == 2
+    assert card["runs"][0]["data_seed"] == 3
+    assert meta["deeprx"]["conv_in_filters"] == 4  # the student, not the teacher, is saved
+    # bad input: no student size; a teacher that does not exist
+    for argv, message in [
+        (["distill", *TINY, "--teacher", str(teacher), "--out", str(tmp_path / "a")], "student's size"),
+        (["distill", *TINY, "--teacher", str(tmp_path / "none"), "--student-preset", "x0.0625",
+          "--out", str(tmp_path / "b")], "does not exist"),
+    ]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
