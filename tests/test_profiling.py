@@ -207,3 +207,14 @@ def test_profile_cli(tmp_path, capsys):
             main(argv)
         err = capsys.readouterr().err
         assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_profile_cli_measure(tmp_path):
+    out = tmp_path / "prof"
+    main(["profile", "--preset", "x0.0625", "--num-prb", "1", "--measure", "--measure-inferences", "5",
+          "--measure-steps", "2", "--idle-windows", "1", "--out", str(out)])
+    measured = json.loads((out / "profile.json").read_text())["measured"]
+    assert set(measured) == {"inference", "training_step"}
+    for m in measured.values():
+        assert m["count"] in (5, 2) and m["duration_s"] > 0 and m["power_source"]
+        assert m["energy_per_item_j"] == pytest.approx(m["relative_energy_j"] / m["count"])
