@@ -270,7 +270,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         if init_from is not None:
             init = load_checkpoint(init_from)
             if init.config != model_config:
-                raise ValueError(f"--init-from checkpoint {init_from} has another architecture "
+                raise ValueError(f"the init_from checkpoint {init_from} has another architecture "
                                  "than the model to train")
             model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
