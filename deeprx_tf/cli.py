@@ -330,9 +330,11 @@ def train(preset, model_config_path, flops, init_from, **options):
               show_default=True, help="Softening temperature T of the bit probabilities.")
 @click.option("--t2/--no-t2", "scale_by_t2", default=False, show_default=True,
               help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
+@click.option("--sobolev-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Also match the teacher's input gradients (Sobolev training) with this weight.")
 @training_options
 def distill(teacher, student_preset, student_flops, student_model_config, alpha, temperature,
-            scale_by_t2, **options):
+            scale_by_t2, sobolev_weight, **options):
     """Train a small DeepRx student against a teacher checkpoint (knowledge distillation).
 
     Same data, schedule, validation and checkpoints as 'deeprx train'; the
@@ -348,7 +350,8 @@ def distill(teacher, student_preset, student_flops, student_model_config, alpha,
     from distill.procedure import distillation_hooks
 
     compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
-                                                     temperature=temperature, scale_by_t2=scale_by_t2)
+                                                     temperature=temperature, scale_by_t2=scale_by_t2,
+                                                     sobolev_weight=sobolev_weight)
     run_training(student_config, scenario, compile_trainee=compile_trainee, card_extra=card_extra,
                  what="DeepRx student", **training)
 

@@ -38,7 +38,8 @@ class Distiller(keras.Model):
 
     def compile(self, optimizer, metrics=None, student_loss_fn=None,
                 distillation_loss_fn=masked_bitwise_kl, alpha: float = 1.0,
-                temperature: float = 1.0, scale_by_t2: bool = False, **kwargs):
+                temperature: float = 1.0, scale_by_t2: bool = False, sobolev_weight: float = 0.0,
+                **kwargs):
         """Configure the distillation.
 
         Parameters
@@ -57,6 +58,12 @@ class Distiller(keras.Model):
             Softening temperature T (the paper searched 1 to 5).
         scale_by_t2 : bool
             Multiply ``L_KD`` by ``T^2`` (Hinton et al.); the paper does not.
+        sobolev_weight : float
+            Weight of a Sobolev term (the paper's first future-work item,
+            Czarnecki et al. 2017): the mean squared difference between the
+            student's and the teacher's input gradients of a random
+            projection of their logits, ``d(v . z)/dx`` with ``v`` drawn
+            per step. 0 (default) turns it off.
         """
         if student_loss_fn is None:
             raise ValueError("the Distiller needs a student_loss_fn")
@@ -68,6 +75,9 @@ class Distiller(keras.Model):
         self.alpha = float(alpha)
         self.temperature = float(temperature)
         self.scale_by_t2 = bool(scale_by_t2)
+        if not sobolev_weight >= 0:
+            raise ValueError("sobolev_weight must be >= 0")
+        self.sobolev_weight = float(sobolev_weight)
 
     @property
     def metrics(self):
@@ -88,12 +98,40 @@ class Distiller(keras.Model):
             kd = kd * self.temperature ** 2
         return self.alpha * student + kd, student, kd
 
+    def sobolev_loss(self, x, training=True):
+        """Per-sample mean squared difference of the input gradients of ``v . z`` of
+        student and teacher, ``v`` a random projection of the logits.
+
+        Returns
+        -------
+        student_logits : [batch, ..., bits], tf.float32
+        loss : [batch], tf.float32
+        """
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            student_logits = self.student(x, training=training)
+            teacher_logits = self.teacher(x, training=False)
+            v = tf.random.normal(tf.shape(student_logits))
+            s_proj = tf.reduce_sum(v * student_logits)
+            t_proj = tf.reduce_sum(v * teacher_logits)
+        g_s, g_t = tape.gradient(s_proj, x), tf.stop_gradient(tape.gradient(t_proj, x))
+        del tape
+        # [batch, ...] -> [batch]
+        loss = tf.reduce_mean(tf.reshape(tf.square(g_s - g_t), [tf.shape(x)[0], -1]), axis=-1)
+        return student_logits, loss
+
     def train_step(self, data):
         x, target = data
         teacher_logits = tf.stop_gradient(self.teacher(x, training=False))
         with tf.GradientTape() as tape:
-            student_logits = self.student(x, training=True)
+            if self.sobolev_weight > 0:
+                student_logits, sobolev = self.sobolev_loss(x)
+            else:
+                student_logits = self.student(x, training=True)
             total, student, kd = self.losses_of(target, teacher_logits, student_logits)
+            if self.sobolev_weight > 0:
+                total += self.sobolev_weight * tf.nn.compute_average_loss(sobolev)
             if self.student.losses:
                 total += tf.nn.scale_regularization_loss(tf.add_n(self.student.losses))
         variables = self.student.trainable_variables

@@ -20,7 +20,7 @@ from link_sim import LinkConfig
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
-                       temperature: float, scale_by_t2: bool = False):
+                       temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0):
     """``(compile_trainee, card_extra)`` for `train_deeprx`: a `Distiller` around the student.
 
     The teacher checkpoint is checked now (it exists, fits the scenario);
@@ -34,7 +34,7 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
         distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()],
                           student_loss_fn=masked_bce, distillation_loss_fn=masked_bitwise_kl,
                           alpha=alpha, temperature=temperature, scale_by_t2=scale_by_t2,
-                          jit_compile=jit_compile)
+                          sobolev_weight=sobolev_weight, jit_compile=jit_compile)
         return distiller
 
     card_extra = {"distillation": {
@@ -42,22 +42,24 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
         "teacher_size_vs_paper": teacher_config.size_vs_paper(),
         "teacher_architecture": teacher_config.to_dict(),
         "alpha": alpha, "temperature": temperature, "scale_by_t2": scale_by_t2,
+        "sobolev_weight": sobolev_weight,
         "loss": "alpha * masked BCE + bitwise KL(sigmoid(z_t/T) || sigmoid(z_s/T))"
-                + (" * T^2" if scale_by_t2 else ""),
+                + (" * T^2" if scale_by_t2 else "")
+                + (" + sobolev_weight * MSE of input gradients" if sobolev_weight else ""),
     }}
     return compile_trainee, card_extra
 
 
 def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_dir, teacher,
                    alpha: float = 5e5, temperature: float = 3.0, scale_by_t2: bool = False,
-                   **kwargs) -> dict:
+                   sobolev_weight: float = 0.0, **kwargs) -> dict:
     """Train a DeepRx student against a teacher checkpoint; returns the model card.
 
     Parameters are those of `deeprx_tf.training.train_deeprx` plus the
     teacher checkpoint, ``alpha`` and ``temperature`` (paper eq. 2 and its
-    best values 5e5 and 3 as defaults) and the ``T^2`` option.
+    best values 5e5 and 3 as defaults), the ``T^2`` option and the Sobolev weight.
     """
     compile_trainee, card_extra = distillation_hooks(teacher, link_config, alpha, temperature,
-                                                     scale_by_t2)
+                                                     scale_by_t2, sobolev_weight)
     return train_deeprx(student_config, link_config, train_config, out_dir,
                         compile_trainee=compile_trainee, card_extra=card_extra, **kwargs)

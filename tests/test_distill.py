@@ -114,6 +114,28 @@ def test_teacher_is_frozen_and_large_alpha_is_training_from_scratch():
     assert not np.allclose(pulled.get_weights()[0], scratch.get_weights()[0], atol=1e-3)
 
 
+def test_sobolev_term_matches_input_gradients():
+    x = RNG.normal(size=(4, 4, 5, 3)).astype(np.float32)
+    _, _, target = make_target(batch=4)
+    teacher = conv_model(2)
+    twin = conv_model(2)  # the teacher's own weights: identical input gradients
+    _, loss = Distiller(twin, teacher).sobolev_loss(x)
+    np.testing.assert_allclose(loss.numpy(), 0.0, atol=1e-10)
+    other = conv_model(1)
+    distiller = Distiller(other, teacher)
+    _, loss = distiller.sobolev_loss(x)
+    assert np.all(loss.numpy() > 0)
+    # a Sobolev-only objective (alpha 0, no KL) pulls the student's gradients towards the teacher's
+    distiller.compile(keras.optimizers.Adam(1e-2), student_loss_fn=masked_bce, alpha=0.0,
+                      distillation_loss_fn=lambda t, zt, zs, T: tf.zeros(tf.shape(zs)[:1]),
+                      sobolev_weight=1.0)
+    tf.random.set_seed(0)
+    before = float(np.mean([distiller.sobolev_loss(x)[1].numpy().mean() for _ in range(20)]))
+    distiller.fit(x, target, batch_size=4, epochs=30, verbose=0)
+    after = float(np.mean([distiller.sobolev_loss(x)[1].numpy().mean() for _ in range(20)]))
+    assert after < 0.5 * before
+
+
 TINY = ["--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2", "--warmup-steps", "1",
         "--batch-size", "4", "--validation-slots", "8", "--validation-sinr", "20",
         "--channels", "TDL-C", "--dmrs-symbols", "1"]
@@ -124,12 +146,13 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     main(["train", *TINY, "--preset", "x0.125", "--out", str(teacher)])
     student = tmp_path / "student"
     main(["distill", *TINY, "--teacher", str(teacher), "--student-preset", "x0.0625",
-          "--alpha", "10", "--temperature", "2", "--seed", "3", "--out", str(student)])
+          "--alpha", "10", "--temperature", "2", "--sobolev-weight", "0.1", "--seed", "3",
+          "--out", str(student)])
     meta = json.loads((student / "model.json").read_text())
     card = meta["card"]
     assert card["complete"] and card["distillation"]["teacher"] == str(teacher)
     assert card["distillation"]["alpha"] == 10 and card["distillation"]["temperature"] == 2
-    assert card["runs"][0]["data_seed"] == 3
+    assert card["runs"][0]["data_seed"] == 3 and card["distillation"]["sobolev_weight"] == 0.1
     assert meta["deeprx"]["conv_in_filters"] == 4  # the student, not the teacher, is saved
     # bad input: no student size; a teacher that does not exist
     for argv, message in [
