@@ -94,17 +94,22 @@ def receiver_specs(names, checkpoint, scenario) -> dict:
     for name in dict.fromkeys(names):  # de-duplicate, keep order
         if name in BASELINE_RECEIVERS:
             specs[name] = name
-        elif name == "deeprx":
+        elif name == "deeprx" or name.startswith("deeprx:"):
             from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
             from deeprx_tf.receiver import DeepRxReceiver
             from deeprx_tf.shipped import shipped_checkpoint
 
-            loaded = load_checkpoint(checkpoint if checkpoint is not None else shipped_checkpoint())
+            if name != "deeprx":
+                path = Path(name.split(":", 1)[1])
+            else:
+                path = checkpoint if checkpoint is not None else shipped_checkpoint()
+            loaded = load_checkpoint(path)
             check_fits_scenario(loaded.config, scenario)
             specs[name] = lambda tx, model=loaded.model: DeepRxReceiver(tx, model)
         else:
             raise click.BadParameter(
-                f"unknown receiver {name!r}; choose from {', '.join(BASELINE_RECEIVERS + ('deeprx',))}",
+                f"unknown receiver {name!r}; choose from "
+                f"{', '.join(BASELINE_RECEIVERS + ('deeprx', 'deeprx:CHECKPOINT'))}",
                 param_hint="--receiver")
     if checkpoint is not None and "deeprx" not in specs:
         raise click.UsageError("--checkpoint needs --receiver deeprx")
@@ -117,7 +122,8 @@ def receiver_specs(names, checkpoint, scenario) -> dict:
               help="SINR grid [dB]: START:STOP:STEP (STOP included) or a list A,B,C.")
 @click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi", "deeprx"),
               show_default=True,
-              help="Receiver to compare (repeat): lmmse, perfect-csi, deeprx.")
+              help="Receiver to compare (repeat): lmmse, perfect-csi, deeprx (the shipped model "
+                   "or --checkpoint), deeprx:CHECKPOINT (any number of them).")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="DeepRx checkpoint folder for --receiver deeprx (default: the shipped model).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,

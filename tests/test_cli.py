@@ -94,6 +94,11 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
           "--out", str(out_dir)])
     report = json.loads((out_dir / "results.json").read_text())
     assert set(report["receivers"]) == {"lmmse", "deeprx"}
+    # several checkpoints side by side: deeprx:PATH
+    main(["simulate", *TINY, "--receiver", f"deeprx:{ckpt}", "--receiver", "deeprx",
+          "--out", str(tmp_path / "two")])
+    two = json.loads((tmp_path / "two" / "results.json").read_text())["receivers"]
+    assert list(two) == [f"deeprx:{ckpt}", "deeprx"]
     assert report["receivers"]["deeprx"]["points"][0]["uncoded_bits"] > 0
     # the checkpoint does not fit a 4-antenna scenario
     code, _, err = run(["simulate", *TINY, "--num-rx-ant", "4", "--receiver", "deeprx", "--checkpoint",
