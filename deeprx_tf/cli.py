@@ -68,11 +68,15 @@ def scenario_options(command):
 
 
 def scenario_from_options(config_path, channel, num_prb, num_rx_ant, num_tx_ant, num_layers,
-                          mcs_index, num_dmrs_symbols, speed, delay_spread, sinr_range, sir):
-    """The `LinkConfig` of --config (or the default) with the options applied; 256-QAM required."""
+                          mcs_index, num_dmrs_symbols, speed, delay_spread, sinr_range, sir, base=None):
+    """The `LinkConfig` of --config (else ``base``, else the default) with the options
+    applied; 256-QAM required."""
     from link_sim.config import LinkConfig
 
-    scenario = LinkConfig.from_json(config_path) if config_path else LinkConfig()
+    if config_path:
+        scenario = LinkConfig.from_json(config_path)
+    else:
+        scenario = base if base is not None else LinkConfig()
     overrides = {
         "channel_model": channel, "num_prb": num_prb, "num_rx_ant": num_rx_ant,
         "num_tx_ant": num_tx_ant, "num_layers": num_layers, "mcs_index": mcs_index,
@@ -106,10 +110,16 @@ def receiver_specs(names, checkpoint, scenario) -> dict:
             loaded = load_checkpoint(path)
             check_fits_scenario(loaded.config, scenario)
             specs[name] = lambda tx, model=loaded.model: DeepRxReceiver(tx, model)
+        elif name.startswith("tflite:"):
+            from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
+
+            model = TFLiteModel(Path(name.split(":", 1)[1]))
+            model.check_fits_scenario(scenario)
+            specs[name] = lambda tx, model=model: TFLiteReceiver(tx, model)
         else:
             raise click.BadParameter(
                 f"unknown receiver {name!r}; choose from "
-                f"{', '.join(BASELINE_RECEIVERS + ('deeprx', 'deeprx:CHECKPOINT'))}",
+                f"{', '.join(BASELINE_RECEIVERS + ('deeprx', 'deeprx:CHECKPOINT', 'tflite:FILE'))}",
                 param_hint="--receiver")
     if checkpoint is not None and "deeprx" not in specs:
         raise click.UsageError("--checkpoint needs --receiver deeprx")
@@ -123,7 +133,8 @@ def receiver_specs(names, checkpoint, scenario) -> dict:
 @click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi", "deeprx"),
               show_default=True,
               help="Receiver to compare (repeat): lmmse, perfect-csi, deeprx (the shipped model "
-                   "or --checkpoint), deeprx:CHECKPOINT (any number of them).")
+                   "or --checkpoint), deeprx:CHECKPOINT (any number of them), tflite:FILE (an "
+                   "exported model run with LiteRT; any number of them).")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="DeepRx checkpoint folder for --receiver deeprx (default: the shipped model).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
@@ -485,6 +496,66 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
                f"({life['break_even']['duration_at_rate']})")
     click.echo(f"wrote {', '.join(str(out / name) for name in PROFILE_OUTPUTS)}")
 
+
+#: `deeprx_tf.export.EXPORT_FORMATS`, spelled out so that ``--help`` does not import TensorFlow.
+_EXPORT_FORMATS = ("float", "int8", "edgetpu")
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="DeepRx checkpoint folder (default: the shipped model).")
+@click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), default="int8", show_default=True,
+              help="float: float32; int8: full-integer int8 (int8 input and output); edgetpu: int8 "
+                   "with dilated convolutions rewritten as undilated ones (all Edge TPU ops).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .tflite file to write; its .json (I/O quantization, op report) goes beside it.")
+@scenario_options
+@click.option("--calibration-slots", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Slots from the link (SINR uniform in the scenario's range) that calibrate int8.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration slots.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out and its .json.")
+def export(checkpoint, fmt, out, calibration_slots, seed, overwrite, **scenario):
+    """Export a DeepRx checkpoint to TFLite for one scenario's grid.
+
+    The scenario (grid size, calibration data) is the checkpoint's unless
+    --config or the scenario options change it. Writes FILE.tflite and
+    FILE.json; for --format edgetpu, checks the rewrite against the
+    original model, lists every op against the Edge TPU's supported ops and
+    runs edgetpu_compiler where it is installed.
+    """
+    from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
+    from deeprx_tf.export import export_deeprx, sidecar_path
+    from deeprx_tf.shipped import shipped_checkpoint
+
+    source = checkpoint if checkpoint is not None else shipped_checkpoint()
+    loaded = load_checkpoint(source)
+    link = scenario_from_options(**scenario, base=loaded.link_config)
+    check_fits_scenario(loaded.config, link)
+    start = time.monotonic()
+    info = export_deeprx(loaded.model, fmt, out, link, num_calibration_slots=calibration_slots,
+                         seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)})
+    io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
+    if info["input"]["dtype"] != "float32":
+        io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "
+               f"zero point {info['output']['zero_point']})")
+    click.echo(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB, {io}) in {time.monotonic() - start:.0f} s")
+    report = info["edgetpu_op_report"]
+    summary = f"Edge TPU ops: {report['num_mappable']} of {report['num_ops']} mappable"
+    if report["first_unmappable"] is not None:
+        first = report["ops"][report["first_unmappable"]]
+        summary += (f"; the first that is not is op {first['index']} ({first['op']}: "
+                    f"{'; '.join(first['problems'])})" + ("; use --format edgetpu" if fmt != "edgetpu" else ""))
+    click.echo(summary)
+    if "dilation_rewrite" in info:
+        rewrite = info["dilation_rewrite"]
+        click.echo(f"rewrote {len(rewrite['layers'])} dilated convolutions; largest logit difference "
+                   f"{rewrite['max_abs_diff']:.2g} (logits up to {rewrite['max_abs_logit']:.3g})")
+    if "edgetpu_compiler" in info:
+        compiler = info["edgetpu_compiler"]
+        click.echo(compiler["note"] if not compiler["available"] else
+                   f"edgetpu_compiler: exit {compiler['returncode']}, {compiler['ops_on_edgetpu']} ops on "
+                   f"the Edge TPU, {compiler['ops_on_cpu']} on the CPU")
+    click.echo(f"wrote {sidecar_path(out)}")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``deeprx`` console script."""

@@ -148,6 +148,11 @@ class LinkConfig:
         """Subcarriers of the grid (12 per PRB)."""
         return 12 * self.num_prb
 
+    @property
+    def num_ofdm_symbols(self) -> int:
+        """OFDM symbols of the grid: one slot with the normal cyclic prefix."""
+        return 14
+
     def require_256qam(self) -> None:
         """Raise `ValueError` unless `mcs_index` selects 256-QAM."""
         if self.num_bits_per_symbol != 8:
