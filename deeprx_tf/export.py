@@ -1,0 +1,228 @@
+"""Export DeepRx to TFLite: float, full-integer int8, and an all-Edge-TPU int8 graph.
+
+A ``.tflite`` file has static shapes: one grid (OFDM symbols x subcarriers),
+batch 1. Beside ``FILE.tflite`` goes ``FILE.json`` with what a deployment
+needs to feed it and read it (input/output shapes, types and quantization
+parameters), where it came from (checkpoint, scenario, calibration data)
+and its Edge TPU op report.
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
+from link_sim import LinkConfig
+from link_sim.results import write_atomic, write_json
+
+#: ``float``: float32 weights and activations; ``int8``: full-integer int8
+#: (weights, activations, input and output); ``edgetpu``: ``int8`` after
+#: rewriting dilated convolutions into undilated ones (`edgetpu.undilate`).
+EXPORT_FORMATS = ("float", "int8", "edgetpu")
+
+SIDECAR_FORMAT = "deeprx-tf-tflite/1"
+
+#: Largest |difference| allowed between a model and its undilated rewrite,
+#: relative to the largest |logit| (float32 sums in another order).
+REWRITE_TOLERANCE = 1e-5
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+
+
+def rewrite_for_edgetpu(model, features: np.ndarray):
+    """`undilate` a model and check that the rewrite computes the same logits.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        ``features -> logits``.
+    features : [batch, num_ofdm_symbols, num_subcarriers, channels], float32
+        Inputs to compare the two models on.
+
+    Returns
+    -------
+    (tf_keras.Model, dict)
+        The rewritten model and ``{"layers": rewritten layer names,
+        "max_abs_diff": ..., "max_abs_logit": ...}``.
+
+    Raises
+    ------
+    RuntimeError
+        If the outputs differ by more than `REWRITE_TOLERANCE` (relative).
+    """
+    rewritten = undilate(model)
+    reference = model.predict(features, batch_size=8, verbose=0)
+    outputs = rewritten.predict(features, batch_size=8, verbose=0)
+    max_diff = float(np.max(np.abs(outputs - reference)))
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    check = {"layers": dilated_layers(model), "max_abs_diff": max_diff, "max_abs_logit": scale}
+    if max_diff > REWRITE_TOLERANCE * scale:
+        raise RuntimeError(f"the undilated model differs from the original by {max_diff:.3g} "
+                           f"(logits up to {scale:.3g}); not exporting")
+    return rewritten, check
+
+
+def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
+                      representative_features: np.ndarray | None = None) -> bytes:
+    """Convert a features -> logits Keras model to a static-shape ``.tflite`` flatbuffer.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        Input ``[batch, S, F, C]``, output ``[batch, S, F, bits]``; for
+        ``"edgetpu"`` already rewritten (`rewrite_for_edgetpu`).
+    fmt : "float", "int8" or "edgetpu"
+        See `EXPORT_FORMATS`.
+    grid_shape : (int, int)
+        ``(S, F)``: OFDM symbols and subcarriers of the static input.
+    representative_features : [num_slots, S, F, C], float32
+        Calibration inputs for the int8 formats (ranges of every
+        activation); not used for ``"float"``.
+
+    Returns
+    -------
+    bytes
+        The flatbuffer; its input is ``[1, S, F, C]`` and its output
+        ``[1, S, F, bits]``, float32 or int8.
+    """
+    _check_format(fmt)
+    spec = tf.TensorSpec([1, *grid_shape, model.input_shape[-1]], tf.float32, name="features")
+    function = tf.function(lambda features: model(features, training=False), input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model)
+    if fmt != "float":
+        if representative_features is None or len(representative_features) == 0:
+            raise ValueError(f"the {fmt} format needs representative features for calibration")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([slot[None]] for slot in representative_features)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def io_details(tflite_model: bytes) -> dict:
+    """Input and output of a ``.tflite`` model: name, shape, dtype, scale and zero point."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_model)
+
+    def describe(detail):
+        scale, zero_point = detail["quantization"]
+        return {"name": detail["name"], "shape": [int(d) for d in detail["shape"]],
+                "dtype": np.dtype(detail["dtype"]).name,
+                "scale": float(scale), "zero_point": int(zero_point)}
+
+    return {"input": describe(interpreter.get_input_details()[0]),
+            "output": describe(interpreter.get_output_details()[0])}
+
+
+def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
+                         batch_size: int = 32) -> np.ndarray:
+    """Features of ``num_slots`` slots of a scenario, SINR uniform in its ``sinr_db`` range.
+
+    Returns
+    -------
+    [num_slots, num_ofdm_symbols, fft_size, 4 * num_rx_ant + 2], float32
+    """
+    from sionna.phy import config as sionna_config
+
+    from deeprx_tf.dataset import LinkBatchMaker
+
+    if num_slots < 1:
+        raise ValueError(f"calibration needs at least one slot, got {num_slots}")
+    maker = LinkBatchMaker(link_config)
+    sionna_config.seed = seed
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for start in range(0, num_slots, batch_size):
+        size = min(batch_size, num_slots - start)
+        sinr = rng.uniform(*link_config.sinr_db, size=size).astype(np.float32)
+        chunks.append(maker(size, sinr)[0].numpy())
+    return np.concatenate(chunks)
+
+
+def sidecar_path(tflite_path: str | Path) -> Path:
+    """``FILE.json`` beside ``FILE.tflite``."""
+    return Path(tflite_path).with_suffix(".json")
+
+
+def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
+                  num_calibration_slots: int = 128, seed: int = 0, overwrite: bool = False,
+                  metadata: dict | None = None) -> dict:
+    """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        A DeepRx model (`build_deeprx`), usually fully convolutional.
+    fmt : "float", "int8" or "edgetpu"
+        See `EXPORT_FORMATS`.
+    out : str or Path
+        The ``.tflite`` file to write; ``.json`` beside it.
+    link_config : LinkConfig
+        The scenario: fixes the grid (its transmitter's OFDM symbols and
+        FFT size) and draws the int8 calibration slots (SINR uniform in
+        its ``sinr_db``, its channel model and DMRS count).
+    num_calibration_slots : int
+        Slots in the representative dataset of the int8 formats.
+    seed : int
+        Seed of the calibration slots.
+    overwrite : bool
+        Replace existing files; otherwise refuse with `FileExistsError`.
+    metadata : dict, optional
+        More entries for the sidecar (for example the source checkpoint).
+
+    Returns
+    -------
+    dict
+        The sidecar's content.
+    """
+    from deeprx_tf.features import GridLayout
+    from link_sim import LinkSimulator
+
+    _check_format(fmt)
+    out = Path(out)
+    if out.suffix != ".tflite":
+        raise ValueError(f"--out must name a .tflite file, got {out}")
+    sidecar = sidecar_path(out)
+    if not overwrite:
+        for path in (out, sidecar):
+            if path.exists():
+                raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"output folder {out.parent} does not exist")
+
+    layout = GridLayout(LinkSimulator(link_config, receiver="perfect-csi").transmitter)
+    grid_shape = (layout.num_ofdm_symbols, layout.fft_size)
+    info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,
+            "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
+            "link": link_config.to_dict(), **(metadata or {})}
+    features = None
+    if fmt != "float":
+        features = calibration_features(link_config, num_calibration_slots, seed)
+        info["calibration"] = {"num_slots": num_calibration_slots, "seed": seed,
+                               "sinr_db": list(link_config.sinr_db),
+                               "channel_model": link_config.channel_model,
+                               "num_dmrs_symbols": link_config.num_dmrs_symbols}
+    if fmt == "edgetpu":
+        model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:16])
+    flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
+    info.update(io_details(flatbuffer), bytes=len(flatbuffer))
+    info["edgetpu_op_report"] = op_report(flatbuffer)
+
+    def write(tmp):
+        Path(tmp).write_bytes(flatbuffer)
+
+    write_atomic(out, write)
+    if fmt == "edgetpu":
+        info["edgetpu_compiler"] = run_edgetpu_compiler(out, out.parent)
+    write_json(sidecar, info)
+    return info

@@ -1,0 +1,121 @@
+"""TFLite export (float, int8, Edge TPU), the dilation rewrite, and the TFLite receiver."""
+
+import json
+
+import numpy as np
+import pytest
+import tf_keras as keras
+from sionna.phy import config as sionna_config
+
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
+from deeprx_tf.export import EXPORT_FORMATS, export_deeprx, sidecar_path
+from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
+from deeprx_tf.model import build_deeprx
+from deeprx_tf.receiver import DeepRxReceiver
+from link_sim import LinkSimulator, LinkTransmitter
+
+TINY = DeepRxConfig().scaled(0.0625)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    keras.utils.set_random_seed(3)
+    model = build_deeprx(TINY)
+    # non-trivial batch-norm statistics, so that the folded MUL/ADD ops are exercised
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            mean, var = layer.moving_mean, layer.moving_variance
+            mean.assign(np.random.default_rng(0).normal(0, 0.1, mean.shape))
+            var.assign(np.random.default_rng(1).uniform(0.5, 2.0, var.shape))
+    return model
+
+
+@pytest.fixture(scope="module")
+def exports(tiny_model, tiny_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    return {fmt: (out / f"tiny_{fmt}.tflite",
+                  export_deeprx(tiny_model, fmt, out / f"tiny_{fmt}.tflite", tiny_config,
+                                num_calibration_slots=16, seed=0))
+            for fmt in EXPORT_FORMATS}
+
+
+def test_zero_stuffed_kernel():
+    kernel = np.arange(9, dtype=np.float32).reshape(3, 3, 1, 1) + 1
+    stuffed = zero_stuff(kernel, (2, 3))
+    assert stuffed.shape == (5, 7, 1, 1)
+    np.testing.assert_array_equal(stuffed[::2, ::3], kernel)
+    assert np.count_nonzero(stuffed) == 9
+
+
+def test_undilated_model_matches_the_original(tiny_model):
+    rewritten = undilate(tiny_model)
+    assert dilated_layers(tiny_model) and not dilated_layers(rewritten)
+    assert rewritten.get_layer("block_6/depthwise_1").kernel_size == (7, 13)  # (3, 6) dilation
+    x = np.random.default_rng(0).normal(size=(3, 14, 24, TINY.num_input_channels)).astype(np.float32)
+    np.testing.assert_allclose(rewritten(x).numpy(), tiny_model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_int8_exports_are_int8_end_to_end(exports):
+    for fmt in ("int8", "edgetpu"):
+        path, info = exports[fmt]
+        assert info["input"]["dtype"] == "int8" and info["output"]["dtype"] == "int8"
+        assert info["input"]["scale"] > 0 and info["output"]["scale"] > 0
+        report = op_report(path.read_bytes())
+        for op in report["ops"]:
+            assert not op["op"].startswith("CUSTOM"), op
+            assert set(op["output_types"]) == {"INT8"}, op
+        assert json.loads(sidecar_path(path).read_text())["input"] == info["input"]
+    assert exports["float"][1]["input"]["dtype"] == "float32"
+
+
+def test_edgetpu_graph_is_all_mappable(exports):
+    plain = op_report(exports["int8"][0].read_bytes())
+    # the plain int8 graph keeps DeepRx's anisotropic dilations: not all-Edge-TPU
+    assert not plain["all_mappable"]
+    assert any("anisotropic" in p for op in plain["ops"] for p in op["problems"])
+    path, info = exports["edgetpu"]
+    report = op_report(path.read_bytes())
+    assert report["all_mappable"] and report["num_mappable"] == report["num_ops"]
+    assert not {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"} & set(report["op_counts"])
+    assert set(report["op_counts"]) <= EDGETPU_SUPPORTED_OPS
+    assert all(op["dilation"][0] == op["dilation"][1] for op in report["ops"] if "dilation" in op)
+    assert info["dilation_rewrite"]["max_abs_diff"] <= 1e-5 * info["dilation_rewrite"]["max_abs_logit"]
+    assert "available" in info["edgetpu_compiler"]
+
+
+def test_tflite_receiver_agrees_with_keras(exports, tiny_model, tiny_config):
+    sim = LinkSimulator(tiny_config, "perfect-csi")
+    sionna_config.seed = 7
+    y = sim.transmit(8, 25.0).y
+    keras_llr = DeepRxReceiver(sim.transmitter, tiny_model).compute_llr(y).numpy()
+    agreement = {}
+    for fmt in EXPORT_FORMATS:
+        llr = TFLiteReceiver(sim.transmitter, exports[fmt][0]).compute_llr(y).numpy()
+        assert llr.shape == keras_llr.shape
+        agreement[fmt] = np.mean(np.sign(llr) == np.sign(keras_llr))
+    assert agreement["float"] > 0.999
+    assert agreement["int8"] > 0.9 and agreement["edgetpu"] > 0.9, agreement
+
+
+def test_tflite_model_rejects_other_grids_and_bad_files(exports, tiny_config, tmp_path):
+    path = exports["float"][0]
+    with pytest.raises(ValueError, match="exported for a 14 x 12 grid"):
+        TFLiteReceiver(LinkTransmitter(tiny_config.replace(num_prb=2)), path)
+    with pytest.raises(ValueError, match="grid"):
+        TFLiteModel(path).check_fits_scenario(tiny_config.replace(num_prb=2))
+    with pytest.raises(FileNotFoundError):
+        TFLiteModel(path.with_name("missing.tflite"))
+    (tmp_path / "bad.tflite").write_text("not a flatbuffer")
+    with pytest.raises(ValueError, match="not a valid .tflite"):
+        TFLiteModel(tmp_path / "bad.tflite")
+
+
+def test_export_refuses_to_clobber(exports, tiny_model, tiny_config):
+    path = exports["float"][0]
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export_deeprx(tiny_model, "float", path, tiny_config)
+    with pytest.raises(ValueError, match="format"):
+        export_deeprx(tiny_model, "int4", path.with_name("x.tflite"), tiny_config)
+    assert path.read_bytes() == before
