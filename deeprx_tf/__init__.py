@@ -1,8 +1,9 @@
 """deeprx-tf: a TensorFlow DeepRx receiver for Sionna 5G NR PUSCH links.
 
 The learned receiver (`DeepRxConfig`, `build_deeprx`, `DeepRxReceiver`),
-its training data and training loop, checkpoints, and the ``deeprx``
-command line. The public names below are imported on first use, so that
+its training data and training loop (with pruning and quantization-aware
+training), checkpoints, TFLite / Edge TPU export and the `TFLiteReceiver`
+that runs an exported file, and the ``deeprx`` command line. The public names below are imported on first use, so that
 ``deeprx --help`` does not wait for TensorFlow.
 """
 
@@ -26,6 +27,13 @@ _EXPORTS = {
     "load_checkpoint": "deeprx_tf.checkpoint",
     "save_checkpoint": "deeprx_tf.checkpoint",
     "shipped_checkpoint": "deeprx_tf.shipped",
+    "export_deeprx": "deeprx_tf.export",
+    "TFLiteModel": "deeprx_tf.litert",
+    "TFLiteReceiver": "deeprx_tf.litert",
+    "undilate": "deeprx_tf.edgetpu",
+    "op_report": "deeprx_tf.edgetpu",
+    "PruningSchedule": "deeprx_tf.pruning",
+    "quantize_for_training": "deeprx_tf.qat",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,6 +1,8 @@
 """DeepRx checkpoints: ``model.json`` (architecture, scenario, model card) + ``weights.h5``.
 
-No pickle, no code: a checkpoint is a JSON description and HDF5 weights.
+No pickle, no code: a checkpoint is a JSON description and HDF5 weights. A
+quantization-aware-trained checkpoint also has ``qat_weights.h5``: the QAT
+model's state (`deeprx_tf.qat`), learned int8 ranges included.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from link_sim import LinkConfig
 from link_sim.results import read_json, write_atomic, write_json
 
 FORMAT = "deeprx-tf/1"
-MODEL_JSON, WEIGHTS = "model.json", "weights.h5"
+MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
 
 
 class Checkpoint(NamedTuple):
@@ -26,14 +28,20 @@ class Checkpoint(NamedTuple):
     config: DeepRxConfig
     link_config: LinkConfig
     card: dict
+    qat_model: object = None  # the quantization-aware-trained model, if the checkpoint has one
 
 
 def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_config: LinkConfig,
-                    card: dict | None = None) -> Path:
-    """Write ``weights.h5`` and then ``model.json`` into ``out_dir`` (atomically each)."""
+                    card: dict | None = None, qat_model=None) -> Path:
+    """Write ``weights.h5`` (and ``qat_weights.h5`` for a QAT model), then ``model.json``,
+    into ``out_dir`` (atomically each). ``model`` holds the float weights."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / WEIGHTS, lambda tmp: model.save_weights(tmp, save_format="h5"))
+    if qat_model is not None:
+        write_atomic(out / QAT_WEIGHTS, lambda tmp: qat_model.save_weights(tmp, save_format="h5"))
+    else:
+        (out / QAT_WEIGHTS).unlink(missing_ok=True)  # a stale one would not match weights.h5
     write_json(out / MODEL_JSON, {"format": FORMAT, "deeprx": config.to_dict(),
                                   "link": link_config.to_dict(), "card": card or {}})
     return out
@@ -78,13 +86,23 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     """
     meta_path, weights_path = _checkpoint_files(path)
     meta, config, link_config = _read_meta(meta_path)
-    model = build_deeprx(config)
+    model = _load_weights(build_deeprx(config), weights_path, "weights")
+    qat_model = None
+    qat_path = weights_path.with_name(QAT_WEIGHTS)
+    if qat_path.is_file():
+        from deeprx_tf.qat import quantize_for_training
+
+        qat_model = _load_weights(quantize_for_training(model), qat_path, "QAT weights")
+    return Checkpoint(model, config, link_config, meta.get("card", {}), qat_model)
+
+
+def _load_weights(model, path: Path, what: str):
     try:
-        model.load_weights(str(weights_path))
+        model.load_weights(str(path))
     except (OSError, ValueError) as err:
-        raise ValueError(f"checkpoint weights {weights_path} are corrupt or do not fit "
-                         f"the architecture in {MODEL_JSON}: {str(err).splitlines()[0]}") from None
-    return Checkpoint(model, config, link_config, meta.get("card", {}))
+        raise ValueError(f"checkpoint {what} {path} are corrupt or do not fit the architecture "
+                         f"in {MODEL_JSON}: {str(err).splitlines()[0]}") from None
+    return model
 
 
 def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig) -> None:

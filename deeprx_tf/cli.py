@@ -244,6 +244,14 @@ _TRAINING_OPTIONS = [
     click.option("--seed", type=int, default=0, show_default=True,
                  help="Seed of the initial weights and of the training data."),
     click.option("--xla", is_flag=True, help="Compile the train step with XLA."),
+    click.option("--prune-sparsity", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                 show_default=True, help="Magnitude pruning: fraction of each convolution kernel "
+                                         "that is zero at the end (0: no pruning)."),
+    click.option("--prune-schedule", default="0.1,0.7", show_default=True,
+                 help="BEGIN,END fractions of --steps over which the sparsity ramps up."),
+    click.option("--qat", is_flag=True,
+                 help="Quantization-aware training (fake int8) ahead of 'deeprx export --format "
+                      "int8'; usually a fine-tuning stage (--init-from)."),
     click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
                  show_default=True, help="tf.distribute strategy."),
     click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -261,7 +269,8 @@ def training_options(command):
 
 def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, learning_rate,
                  warmup_steps, dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
-                 strategy, out_dir, overwrite, what="DeepRx", **train_kwargs) -> dict:
+                 prune_sparsity, prune_schedule, qat, strategy, out_dir, overwrite, what="DeepRx",
+                 **train_kwargs) -> dict:
     """Check the training options, prepare --out (resume, --overwrite) and run `train_deeprx`."""
     import shutil
 
@@ -278,7 +287,8 @@ def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, 
         learning_rate=learning_rate, warmup_steps=warmup_steps, seed=seed,
         validation_sinr_db=_parse_list(validation_sinr, "--validation-sinr"),
         validation_slots=validation_slots, dmrs_symbols=_parse_list(dmrs_symbols, "--dmrs-symbols", int),
-        channel_models=channel_list, xla=xla)
+        channel_models=channel_list, xla=xla, prune_sparsity=prune_sparsity,
+        prune_schedule=_parse_range(prune_schedule, "--prune-schedule"), qat=qat)
     from link_sim.results import prepare_output_dir, read_json
 
     meta = out_dir / "model.json"
@@ -293,7 +303,8 @@ def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, 
                f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
     card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
                         command=" ".join(["deeprx"] + sys.argv[1:]), **train_kwargs)
-    click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; "
+    pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
+    click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
                f"wrote {out / 'model.json'}")
     return card
 
@@ -533,12 +544,14 @@ def export(checkpoint, fmt, out, calibration_slots, seed, overwrite, **scenario)
     check_fits_scenario(loaded.config, link)
     start = time.monotonic()
     info = export_deeprx(loaded.model, fmt, out, link, num_calibration_slots=calibration_slots,
-                         seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)})
+                         seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
+                         qat_model=loaded.qat_model)
     io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
     if info["input"]["dtype"] != "float32":
         io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "
                f"zero point {info['output']['zero_point']})")
-    click.echo(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB, {io}) in {time.monotonic() - start:.0f} s")
+    click.echo(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB, {io}, {info['quantization']}) "
+               f"in {time.monotonic() - start:.0f} s")
     report = info["edgetpu_op_report"]
     summary = f"Edge TPU ops: {report['num_mappable']} of {report['num_ops']} mappable"
     if report["first_unmappable"] is not None:

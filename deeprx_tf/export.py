@@ -156,7 +156,7 @@ def sidecar_path(tflite_path: str | Path) -> Path:
 
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                   num_calibration_slots: int = 128, seed: int = 0, overwrite: bool = False,
-                  metadata: dict | None = None) -> dict:
+                  metadata: dict | None = None, qat_model=None) -> dict:
     """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
 
     Parameters
@@ -179,6 +179,11 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         Replace existing files; otherwise refuse with `FileExistsError`.
     metadata : dict, optional
         More entries for the sidecar (for example the source checkpoint).
+    qat_model : tf_keras.Model, optional
+        The quantization-aware-trained model (`deeprx_tf.qat`) behind
+        ``model``: the ``int8`` format converts it, with its learned
+        ranges. ``edgetpu`` still quantizes ``model`` after training (the
+        ranges do not carry over the rewrite); ``float`` ignores it.
 
     Returns
     -------
@@ -212,8 +217,13 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                                "sinr_db": list(link_config.sinr_db),
                                "channel_model": link_config.channel_model,
                                "num_dmrs_symbols": link_config.num_dmrs_symbols}
+    info["quantization"] = ("none" if fmt == "float" else
+                            "quantization-aware training" if fmt == "int8" and qat_model is not None
+                            else "post-training")
     if fmt == "edgetpu":
         model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:16])
+    elif fmt == "int8" and qat_model is not None:
+        model = qat_model
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
     info.update(io_details(flatbuffer), bytes=len(flatbuffer))
     info["edgetpu_op_report"] = op_report(flatbuffer)

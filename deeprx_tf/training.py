@@ -17,6 +17,8 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, split_target,
                                training_dataset, validation_sets)
 from deeprx_tf.model import build_deeprx
+from deeprx_tf.pruning import PruningSchedule, prunable, pruning_callbacks, sparsity
+from deeprx_tf.qat import copy_float_weights, quantize_for_training
 from link_sim import LinkConfig
 from link_sim.metrics import geometric_mean_ber
 from link_sim.results import read_json, write_json
@@ -137,17 +139,30 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
 
 
 class SaveCheckpointEachEpoch(keras.callbacks.Callback):
-    """Write the deeprx-tf checkpoint after every epoch, so an interrupted run leaves a usable model."""
+    """Write the deeprx-tf checkpoint after every epoch, so an interrupted run leaves a usable model.
 
-    def __init__(self, out_dir, config, link_config, card, model=None):
+    ``model`` is the DeepRx to save (default: the model being fitted); with
+    ``qat_model``, its float weights are copied into ``model`` first and its
+    QAT state is saved beside them.
+    """
+
+    def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None):
         super().__init__()
         self.out_dir, self.config, self.link_config, self.card = out_dir, config, link_config, card
-        self.saved_model = model  # None: the model being fitted
+        self.saved_model, self.qat_model = model, qat_model
 
     def on_epoch_end(self, epoch, logs=None):
         card = dict(self.card, epochs_done=epoch + 1,
                     last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
-        save_checkpoint(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card)
+        save_deeprx(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card,
+                    self.qat_model)
+
+
+def save_deeprx(out_dir, model, config, link_config, card, qat_model=None):
+    """`save_checkpoint`, first copying a QAT model's float weights into ``model``."""
+    if qat_model is not None:
+        copy_float_weights(qat_model, model)
+    return save_checkpoint(out_dir, model, config, link_config, card, qat_model=qat_model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +193,15 @@ class TrainConfig:
         Training channel models.
     xla : bool
         Compile the train step with XLA.
+    prune_sparsity : float
+        Magnitude pruning: fraction of each convolution kernel's weights
+        that are zero at the end (0: no pruning; `deeprx_tf.pruning`).
+    prune_schedule : (float, float)
+        Fractions of ``steps`` where pruning begins and reaches
+        ``prune_sparsity`` (cubic ramp in between, then held).
+    qat : bool
+        Quantization-aware training for int8 export (`deeprx_tf.qat`);
+        usually a fine-tuning stage of a float model.
     """
 
     steps: int = 2000
@@ -191,6 +215,9 @@ class TrainConfig:
     dmrs_symbols: tuple[int, ...] = (1, 2)
     channel_models: tuple[str, ...] = TRAIN_CHANNEL_MODELS
     xla: bool = False
+    prune_sparsity: float = 0.0
+    prune_schedule: tuple[float, float] = (0.1, 0.7)
+    qat: bool = False
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "steps_per_epoch", "validation_slots"):
@@ -202,6 +229,17 @@ class TrainConfig:
             raise ValueError("warmup_steps must be in [0, steps)")
         if set(self.dmrs_symbols) - {1, 2}:
             raise ValueError("dmrs_symbols must be 1 and/or 2")
+        if self.prune_sparsity:
+            self.pruning_schedule()  # validates sparsity and schedule
+            if self.qat:
+                raise ValueError("pruning and quantization-aware training run as separate stages: "
+                                 "prune first, then fine-tune the pruned checkpoint with QAT")
+
+    def pruning_schedule(self) -> PruningSchedule | None:
+        """The magnitude-pruning schedule over ``steps``; `None` without pruning."""
+        if not self.prune_sparsity:
+            return None
+        return PruningSchedule.over_training(self.prune_sparsity, self.steps, *self.prune_schedule)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -276,17 +314,24 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
                                      train_config.steps)
         optimizer = keras.optimizers.Adam(schedule)
+        pruning = train_config.pruning_schedule()
+        # pruning wrappers share model's layers: model keeps the pruned weights;
+        # the QAT model has its own layers, copied back into model when saved
+        qat_model = quantize_for_training(model) if train_config.qat else None
+        fitted = qat_model or (prunable(model, pruning) if pruning else model)
         if compile_trainee is None:
-            model.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
-                          jit_compile=train_config.xla)
-            trainee = model
+            fitted.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
+                           jit_compile=train_config.xla)
+            trainee = fitted
         else:
-            trainee = compile_trainee(model, optimizer, train_config.xla)
+            trainee = compile_trainee(fitted, optimizer, train_config.xla)
     epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
     partial_card = {"command": command, "train": train_config.to_dict(), "complete": False,
                     "init_from": str(init_from) if init_from is not None else None, **(card_extra or {})}
-    callbacks = [val,
-                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model),
+    # pruning first: it re-masks the weights at each epoch end, before validation and saving
+    callbacks = [*(pruning_callbacks() if pruning else []), val,
+                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model,
+                                         qat_model=qat_model),
                  keras.callbacks.BackupAndRestore(str(out / "backup")),
                  keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
                  keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
@@ -294,7 +339,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     history = trainee.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
-    final = val.evaluate(model)
+    final = val.evaluate(qat_model or model)  # a QAT model is validated with its fake quantization
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -309,9 +354,12 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
         "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
                        "sinr_db": list(train_config.validation_sinr_db), **final},
+        "pruning": ({**pruning.to_dict(), "sparsity_reached": sparsity(model)["total"]}
+                    if pruning else None),
+        "qat": train_config.qat,
         "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
         "size_vs_paper": model_config.size_vs_paper(),
     }
-    save_checkpoint(out, model, model_config, link_config, card)
+    save_deeprx(out, model, model_config, link_config, card, qat_model)
     return card
 

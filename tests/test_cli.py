@@ -106,14 +106,40 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
     assert code == 2 and "receive antennas" in err and err.count("\n") == 1
     # fine-tuning starts from the checkpoint's weights (a vanishing learning rate keeps them)
     tuned = tmp_path / "tuned"
-    main(["train", *TINY_TRAIN, "--init-from", str(ckpt), "--lr", "1e-12", "--seed", "7",
+    main(["train", *TINY_TRAIN, "--init-from", str(ckpt), "--lr", "1e-12", "--seed", "7", "--qat",
           "--out", str(tuned)])
     from deeprx_tf.checkpoint import load_checkpoint
 
     before, after = load_checkpoint(ckpt).model, load_checkpoint(tuned).model
     np.testing.assert_allclose(after.get_layer("conv_in").kernel.numpy(),
                                before.get_layer("conv_in").kernel.numpy(), atol=1e-6)
-    assert json.loads((tuned / "model.json").read_text())["card"]["init_from"] == str(ckpt)
+    tuned_card = json.loads((tuned / "model.json").read_text())["card"]
+    assert tuned_card["init_from"] == str(ckpt) and tuned_card["qat"]
+    assert (tuned / "qat_weights.h5").is_file()  # the QAT state, learned ranges included
+    # export it to int8 TFLite and simulate the deployed file next to the Keras model
+    tflite = tmp_path / "ck_int8.tflite"
+    main(["export", "--checkpoint", str(ckpt), "--format", "int8", "--calibration-slots", "8",
+          "--out", str(tflite)])
+    sidecar = json.loads(tflite.with_suffix(".json").read_text())
+    assert sidecar["input"]["dtype"] == "int8" and sidecar["checkpoint"] == str(ckpt)
+    assert sidecar["grid"] == {"num_ofdm_symbols": 14, "num_subcarriers": 12}
+    main(["simulate", *TINY, "--receiver", f"deeprx:{ckpt}", "--receiver", f"tflite:{tflite}",
+          "--out", str(tmp_path / "deployed")])
+    deployed = json.loads((tmp_path / "deployed" / "results.json").read_text())["receivers"]
+    assert deployed[f"tflite:{tflite}"]["points"][0]["uncoded_bits"] > 0
+    before = tflite.read_bytes()
+    for argv, message in [
+        (["export", "--checkpoint", str(ckpt), "--out", str(tflite)], "--overwrite"),
+        (["export", "--checkpoint", str(ckpt), "--format", "int4", "--out", str(tmp_path / "x.tflite")],
+         "int4"),
+        (["simulate", *TINY, "--num-prb", "2", "--receiver", f"tflite:{tflite}", "--out",
+          str(tmp_path / "s3")], "grid"),
+        (["simulate", *TINY, "--receiver", f"tflite:{tmp_path / 'none.tflite'}", "--out",
+          str(tmp_path / "s4")], "does not exist"),
+    ]:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert tflite.read_bytes() == before
     # profile the trained checkpoint on its own grid
     main(["profile", "--checkpoint", str(ckpt), "--out", str(tmp_path / "prof")])
     profile = json.loads((tmp_path / "prof" / "profile.json").read_text())

@@ -147,13 +147,20 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     student = tmp_path / "student"
     main(["distill", *TINY, "--teacher", str(teacher), "--student-preset", "x0.0625",
           "--alpha", "10", "--temperature", "2", "--sobolev-weight", "0.1", "--seed", "3",
-          "--out", str(student)])
+          "--prune-sparsity", "0.5", "--prune-schedule", "0,0.5", "--out", str(student)])
     meta = json.loads((student / "model.json").read_text())
     card = meta["card"]
     assert card["complete"] and card["distillation"]["teacher"] == str(teacher)
     assert card["distillation"]["alpha"] == 10 and card["distillation"]["temperature"] == 2
     assert card["runs"][0]["data_seed"] == 3 and card["distillation"]["sobolev_weight"] == 0.1
     assert meta["deeprx"]["conv_in_filters"] == 4  # the student, not the teacher, is saved
+    # KD combined with magnitude pruning: the saved student is the pruned one
+    from deeprx_tf.checkpoint import load_checkpoint
+    from deeprx_tf.pruning import sparsity
+
+    assert card["pruning"]["target_sparsity"] == 0.5
+    assert sparsity(load_checkpoint(student).model)["total"] == pytest.approx(0.5, abs=0.02)
+    assert card["pruning"]["sparsity_reached"] == pytest.approx(0.5, abs=0.02)
     # bad input: no student size; a teacher that does not exist
     for argv, message in [
         (["distill", *TINY, "--teacher", str(teacher), "--out", str(tmp_path / "a")], "student's size"),

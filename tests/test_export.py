@@ -7,12 +7,16 @@ import pytest
 import tf_keras as keras
 from sionna.phy import config as sionna_config
 
+from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.dataset import LinkBatchMaker
 from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
 from deeprx_tf.export import EXPORT_FORMATS, export_deeprx, sidecar_path
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
+from deeprx_tf.qat import quantize_for_training
 from deeprx_tf.receiver import DeepRxReceiver
+from deeprx_tf.training import masked_bce, save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
 
 TINY = DeepRxConfig().scaled(0.0625)
@@ -119,3 +123,27 @@ def test_export_refuses_to_clobber(exports, tiny_model, tiny_config):
     with pytest.raises(ValueError, match="format"):
         export_deeprx(tiny_model, "int4", path.with_name("x.tflite"), tiny_config)
     assert path.read_bytes() == before
+
+
+def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_deeprx(TINY)
+    qat = quantize_for_training(model)
+    sionna_config.seed = 0
+    features, target = (t.numpy() for t in LinkBatchMaker(tiny_config)(8, 25.0))
+    qat.compile(keras.optimizers.Adam(3e-3), loss=masked_bce)
+    qat.fit(features, target, batch_size=4, epochs=3, verbose=0)
+    save_deeprx(tmp_path / "ck", model, TINY, tiny_config, {"qat": True}, qat)
+    loaded = load_checkpoint(tmp_path / "ck")
+    assert loaded.qat_model is not None
+    np.testing.assert_allclose(loaded.qat_model(features).numpy(), qat(features).numpy(), atol=1e-5)
+    # weights.h5 holds the QAT model's float weights
+    np.testing.assert_array_equal(loaded.model.get_layer("conv_in").get_weights()[0],
+                                  qat.get_layer("quant_conv_in").weights[0].numpy())
+    info = export_deeprx(loaded.model, "int8", tmp_path / "qat.tflite", tiny_config,
+                         num_calibration_slots=8, qat_model=loaded.qat_model)
+    assert info["quantization"] == "quantization-aware training"
+    ops = op_report((tmp_path / "qat.tflite").read_bytes())["ops"]
+    assert all(set(op["output_types"]) == {"INT8"} for op in ops)
+    logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
+    assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9

@@ -1,0 +1,161 @@
+"""BER and per-slot latency of the deployed DeepRx: Keras float vs TFLite float, int8 and Edge TPU graph.
+
+One run exports the shipped default model (or --checkpoint) with
+`deeprx_tf.export` to float, int8 and edgetpu ``.tflite`` files, then
+measures on the CPU, for the Keras model and each file:
+
+- with --qat-checkpoint (a `deeprx train --qat` fine-tune of the same
+  model), its int8 export too, against the same Keras float reference;
+- latency per slot at batch 1 (best of --repeats rounds over the same
+  slots; the ratio is against the Keras float model measured in the same
+  run; the Keras model's batched throughput is recorded too);
+- uncoded BER, coded BER and BLER at three SINR points of the checkpoint's
+  scenario through the full link (`TFLiteReceiver` vs `DeepRxReceiver`),
+  same seed for all, and each file's SINR loss against Keras float at the
+  BER it reaches (log-linear interpolation on the float curve), plus the
+  gap at BER 1e-2 where both curves reach it.
+
+    python benchmarks/export.py [--checkpoint DIR] [--qat-checkpoint DIR] [--sinr 20,25,30] [--slots 256]
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from deeprx_tf.checkpoint import load_checkpoint
+from deeprx_tf.export import EXPORT_FORMATS, calibration_features, export_deeprx
+from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
+from deeprx_tf.receiver import DeepRxReceiver
+from deeprx_tf.shipped import shipped_checkpoint
+from link_sim.compare import compare_receivers
+from link_sim.metrics import TargetNotReached, sinr_at_ber, sinr_gain_at_ber
+from _common import RESULTS_DIR, write_result
+
+
+def per_slot_latency(predict, features: np.ndarray, repeats: int) -> float:
+    """Seconds per slot of ``predict`` on one slot at a time, best of ``repeats`` rounds."""
+    predict(features[:1])  # warm up (tracing, allocation)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(len(features)):
+            predict(features[i:i + 1])
+        best = min(best, (time.perf_counter() - start) / len(features))
+    return best
+
+
+def sinr_loss_db(reference: tuple[list, list], candidate: tuple[list, list]) -> list:
+    """Per candidate point: its SINR minus the SINR where the reference curve has the same BER."""
+    losses = []
+    for sinr, ber in zip(*candidate):
+        try:
+            losses.append(sinr - sinr_at_ber(*reference, ber))
+        except TargetNotReached:
+            losses.append(None)  # the reference never gets this bad/good on its grid
+    return losses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--sinr", default="20,25,30", help="three SINR points [dB]")
+    parser.add_argument("--slots", type=int, default=256, help="slots per SINR point")
+    parser.add_argument("--latency-slots", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calibration-slots", type=int, default=128)
+    parser.add_argument("--qat-checkpoint", type=Path, default=None,
+                        help="also export this quantization-aware-trained checkpoint to int8 "
+                             "(row tflite_int8_qat)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "export.json")
+    args = parser.parse_args()
+
+    source = args.checkpoint or shipped_checkpoint()
+    loaded = load_checkpoint(source)
+    link = loaded.link_config
+    sinr_db = [float(s) for s in args.sinr.split(",")]
+    files, exports = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in EXPORT_FORMATS:
+            start = time.perf_counter()
+            files[fmt] = Path(tmp) / f"deeprx_{fmt}.tflite"
+            info = export_deeprx(loaded.model, fmt, files[fmt], link,
+                                 num_calibration_slots=args.calibration_slots, seed=0)
+            exports[fmt] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
+                            "export_seconds": time.perf_counter() - start,
+                            "edgetpu_ops_mappable": f"{info['edgetpu_op_report']['num_mappable']}/"
+                                                    f"{info['edgetpu_op_report']['num_ops']}"}
+        if args.qat_checkpoint is not None:
+            qat = load_checkpoint(args.qat_checkpoint)
+            if qat.qat_model is None:
+                raise SystemExit(f"{args.qat_checkpoint} has no qat_weights.h5: train it with --qat")
+            files["int8_qat"] = Path(tmp) / "deeprx_int8_qat.tflite"
+            info = export_deeprx(qat.model, "int8", files["int8_qat"], link, seed=0,
+                                 num_calibration_slots=args.calibration_slots, qat_model=qat.qat_model)
+            exports["int8_qat"] = {"bytes": info["bytes"], "input": info["input"],
+                                   "output": info["output"], "checkpoint": str(args.qat_checkpoint)}
+        tflite = {fmt: TFLiteModel(path) for fmt, path in files.items()}
+
+        # latency per slot, batch 1, on the same slots (features from the link, other seed)
+        features = calibration_features(link, args.latency_slots, seed=1)
+        keras_fn = tf.function(lambda f: loaded.model(f, training=False))
+        latency = {"keras_float": per_slot_latency(lambda f: keras_fn(f).numpy(), features, args.repeats)}
+        for fmt, model in tflite.items():
+            latency[f"tflite_{fmt}"] = per_slot_latency(model.predict, features, args.repeats)
+        batched = per_slot_latency(lambda f: keras_fn(np.repeat(f, 16, 0)).numpy(), features[:8],
+                                   args.repeats) / 16
+
+        # BER through the full link, same seed for every receiver
+        receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, loaded.model)}
+        receivers.update({f"tflite_{fmt}": (lambda tx, m=model: TFLiteReceiver(tx, m))
+                          for fmt, model in tflite.items()})
+        report = compare_receivers(link, receivers, sinr_db, batch_size=64,
+                                   max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
+                                   early_stop=False, seed=0)
+    curves = {name: ([p["sinr_db"] for p in entry["points"]], [p["uncoded_ber"] for p in entry["points"]])
+              for name, entry in report["receivers"].items()}
+    reference = curves["keras_float"]
+    loss, gap_1e2 = {}, {}
+    for name, curve in curves.items():
+        loss[name] = sinr_loss_db(reference, curve)
+        try:
+            gap_1e2[name] = -sinr_gain_at_ber(reference, curve, 1e-2)
+        except TargetNotReached as err:
+            gap_1e2[name] = f"not reached: {err}"
+    result = {
+        "benchmark": "export",
+        "checkpoint": str(source),
+        "scenario": link.to_dict(),
+        "exports": exports,
+        "latency_ms_per_slot_batch1": {k: v * 1e3 for k, v in latency.items()},
+        "latency_ratio_vs_keras_float": {k: latency["keras_float"] / v for k, v in latency.items()},
+        "keras_float_ms_per_slot_batch16": batched * 1e3,
+        "sinr_db": sinr_db,
+        "slots_per_point": report["receivers"]["keras_float"]["points"][0]["blocks"],
+        "ber": {name: {"uncoded_ber": [p["uncoded_ber"] for p in entry["points"]],
+                       "coded_ber": [p["coded_ber"] for p in entry["points"]],
+                       "bler": [p["bler"] for p in entry["points"]]}
+                for name, entry in report["receivers"].items()},
+        "sinr_loss_db_vs_keras_float": loss,
+        "sinr_gap_db_at_ber_1e-2": gap_1e2,
+    }
+    write_result(args.out, result)
+    for name in curves:
+        ber = ", ".join(f"{b:.3e}" for b in curves[name][1])
+        lat = latency[name] * 1e3
+        sl = ", ".join("-" if x is None else f"{x:+.2f}" for x in loss[name])
+        print(f"{name:<16} {lat:7.2f} ms/slot ({latency['keras_float'] / latency[name]:.2f} x Keras float "
+              f"speed)  uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
+    print(f"Keras float batched (16): {batched * 1e3:.2f} ms/slot")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
