@@ -40,7 +40,7 @@ def _parse_range(text: str | None, option: str) -> tuple[float, float] | None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deeprx")
 def cli():
-    """DeepRx for Sionna 5G NR links: simulate, train, distill, profile, export."""
+    """DeepRx for Sionna 5G NR links: simulate, train, distill, sweep, profile, export."""
 
 
 _SCENARIO_OPTIONS = [
@@ -267,28 +267,35 @@ def training_options(command):
     return scenario_options(command)
 
 
-def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, learning_rate,
-                 warmup_steps, dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
-                 prune_sparsity, prune_schedule, qat, strategy, out_dir, overwrite, what="DeepRx",
-                 **train_kwargs) -> dict:
-    """Check the training options, prepare --out (resume, --overwrite) and run `train_deeprx`."""
-    import shutil
-
+def train_config_from_options(*, steps, batch_size, steps_per_epoch, learning_rate, warmup_steps,
+                              dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
+                              prune_sparsity, prune_schedule, qat):
+    """The `TrainConfig` of the training options."""
     from link_sim.config import CHANNEL_MODELS
 
     channel_list = _parse_list(channels, "--channels", str)
     for name in channel_list:
         if name not in CHANNEL_MODELS:
             raise click.BadParameter(f"unknown channel model {name!r}", param_hint="--channels")
-    from deeprx_tf.training import TrainConfig, train_deeprx
+    from deeprx_tf.training import TrainConfig
 
-    train_config = TrainConfig(
+    return TrainConfig(
         steps=steps, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
         learning_rate=learning_rate, warmup_steps=warmup_steps, seed=seed,
         validation_sinr_db=_parse_list(validation_sinr, "--validation-sinr"),
         validation_slots=validation_slots, dmrs_symbols=_parse_list(dmrs_symbols, "--dmrs-symbols", int),
         channel_models=channel_list, xla=xla, prune_sparsity=prune_sparsity,
         prune_schedule=_parse_range(prune_schedule, "--prune-schedule"), qat=qat)
+
+
+def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="DeepRx",
+                 init_from=None, compile_trainee=None, card_extra=None, **options) -> dict:
+    """Check the training options, prepare --out (resume, --overwrite) and run `train_deeprx`."""
+    import shutil
+
+    train_config = train_config_from_options(**options)
+    steps = train_config.steps
+    from deeprx_tf.training import train_deeprx
     from link_sim.results import prepare_output_dir, read_json
 
     meta = out_dir / "model.json"
@@ -302,7 +309,8 @@ def run_training(model_config, scenario, *, steps, batch_size, steps_per_epoch, 
                f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
                f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
     card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
-                        command=" ".join(["deeprx"] + sys.argv[1:]), **train_kwargs)
+                        command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
+                        compile_trainee=compile_trainee, card_extra=card_extra)
     pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
     click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
                f"wrote {out / 'model.json'}")
@@ -383,6 +391,78 @@ def distill(teacher, student_preset, student_flops, student_model_config, alpha,
     run_training(student_config, scenario, compile_trainee=compile_trainee, card_extra=card_extra,
                  what="DeepRx student", **training)
 
+
+#: `distill.experiments.STEPS`, spelled out so that ``--help`` does not import TensorFlow.
+_SWEEP_STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
+
+
+@cli.command()
+@click.option("--student-widths", default="0.0625,0.125,0.25", show_default=True,
+              help="Step student_size (Fig. 3): widths (x the paper model) trained from scratch.")
+@click.option("--student-width", type=click.FloatRange(min=0, min_open=True), default=0.125,
+              show_default=True, help="The student of the later steps.")
+@click.option("--teacher-widths", default="0.25,0.5", show_default=True,
+              help="Step teacher_size (Fig. 4): teacher widths.")
+@click.option("--alphas", default="0.1,1,10,500000", show_default=True,
+              help="Step alpha (Table III): alpha grid.")
+@click.option("--temperatures", default="1,3,10", show_default=True,
+              help="Step temperature (Fig. 5): T grid, at the best alpha.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="alpha of the teacher_size step.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=3.0,
+              show_default=True, help="T of the teacher_size and alpha steps.")
+@click.option("--sinr", "sinr_grid", default=_DEFAULT_SINR_GRID, show_default=True,
+              help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
+@click.option("--final-dmrs", default="1,2", show_default=True, help="Step final: DMRS symbol counts.")
+@click.option("--final-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-3,
+              show_default=True, help="Step final: BER at which SINR gains are read.")
+@click.option("--step", "only_steps", multiple=True, type=click.Choice(_SWEEP_STEPS),
+              help="Run only these steps (repeat; default: all, in order).")
+@training_options
+def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
+          sinr_grid, final_dmrs, final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
+    """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
+
+    Every run is a checkpoint under --out/runs, trained with the same
+    options (so KD and scratch students differ by the teacher alone) and
+    reused when finished: run the same command again to resume. Each step
+    writes STEP.json and STEP.png into --out; the final step also
+    final_dmrsN/ (results.json, ber.png, ber.csv).
+    """
+    from link_sim.sweep import parse_sinr_grid
+
+    scenario_opts, training = _split_options(options)
+    scenario = scenario_from_options(**scenario_opts)
+    strategy, out_dir = training.pop("strategy"), training.pop("out_dir")
+    if training.pop("overwrite"):
+        raise click.UsageError("deeprx sweep reuses finished runs and resumes; to start anew, "
+                               "choose another --out folder")
+    train_config = train_config_from_options(**training)
+    from distill.experiments import KDExperiment, KDPlan
+
+    plan = KDPlan(student_widths=_parse_list(student_widths, "--student-widths"),
+                  student_width=student_width, teacher_widths=_parse_list(teacher_widths, "--teacher-widths"),
+                  alphas=_parse_list(alphas, "--alphas"), temperatures=_parse_list(temperatures, "--temperatures"),
+                  alpha=alpha, temperature=temperature, final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
+                  final_dmrs_symbols=_parse_list(final_dmrs, "--final-dmrs", int),
+                  final_batch_size=final_batch_size, final_max_mc_iter=final_max_mc_iter,
+                  target_ber=target_ber)
+    experiment = KDExperiment(plan, scenario, train_config, out_dir, strategy=strategy,
+                              log=lambda message: click.echo(message, err=True))
+    results = experiment.run(only_steps or _SWEEP_STEPS)
+    for step, result in results.items():
+        if step == "final":
+            for dmrs, entries in result["dmrs"].items():
+                line = ", ".join(f"{name} {e['geometric_mean_ber']:.3f}" for name, e in entries.items())
+                gain = entries["KD student"]["gain_db_vs_scratch_student"]
+                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain at BER "
+                           f"{target_ber:g}: " + (f"{gain:.2f} dB" if gain is not None else "not reached"))
+        else:
+            best = min(result["rows"], key=lambda r: r["val_gmber"])
+            click.echo(f"{step}: best {best['run']} (validation Geometric Mean BER {best['val_gmber']:.3f})")
+    click.echo(f"wrote {', '.join(f'{step}.json' for step in results)} into {out_dir}")
 
 #: Grid of the paper's DeepRx: 26 PRB.
 _PAPER_NUM_PRB = 26

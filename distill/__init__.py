@@ -4,6 +4,7 @@
   teacher with the paper's loss ``alpha * L_student + L_KD``.
 - `bitwise_kl`, `masked_bitwise_kl`, `categorical_kl`: KD losses.
 - `distill_deeprx`: ``deeprx distill`` in Python.
+- `KDPlan`, `KDExperiment`: the paper's four-step procedure (``deeprx sweep``).
 
 Public names are imported on first use.
 """
@@ -18,6 +19,8 @@ _EXPORTS = {
     "categorical_kl": "distill.losses",
     "distill_deeprx": "distill.procedure",
     "distillation_hooks": "distill.procedure",
+    "KDPlan": "distill.experiments",
+    "KDExperiment": "distill.experiments",
 }
 
 __all__ = list(_EXPORTS)

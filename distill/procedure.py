@@ -31,6 +31,7 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
 
     def compile_trainee(student, optimizer, jit_compile):
         distiller = Distiller(student, load_checkpoint(teacher).model)
+        distiller.build(student.input_shape)  # BackupAndRestore can only restore a built model
         distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()],
                           student_loss_fn=masked_bce, distillation_loss_fn=masked_bitwise_kl,
                           alpha=alpha, temperature=temperature, scale_by_t2=scale_by_t2,

@@ -172,3 +172,31 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
             main(argv)
         err = capsys.readouterr().err
         assert exc.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", *TINY, "--student-widths", "0.0625", "--student-width", "0.0625",
+            "--teacher-widths", "0.125", "--alphas", "1", "--temperatures", "3", "--sinr", "20",
+            "--final-dmrs", "1", "--final-batch-size", "4", "--final-max-mc-iter", "1", "--out", str(out)]
+    main(argv)
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["kd_x0.0625_from_x0.125_a1_T3", "scratch_x0.0625", "scratch_x0.125"]
+    for step in ("student_size", "teacher_size", "alpha", "temperature"):
+        assert (out / f"{step}.png").stat().st_size > 1000
+    teacher_size = json.loads((out / "teacher_size.json").read_text())
+    assert teacher_size["best_teacher_width"] == 0.125
+    assert teacher_size["rows"][0]["run"] == "kd_x0.0625_from_x0.125_a1_T3"
+    final = json.loads((out / "final.json").read_text())
+    assert set(final["dmrs"]["1"]) == {"scratch student", "KD student", "teacher", "lmmse"}
+    assert (out / "final_dmrs1" / "ber.png").is_file()
+    # run again: every finished run is reused, nothing retrains
+    stamps = {r: (out / "runs" / r / "weights.h5").stat().st_mtime_ns for r in runs}
+    main(argv)
+    assert stamps == {r: (out / "runs" / r / "weights.h5").stat().st_mtime_ns for r in runs}
+    # another plan in the same folder is refused
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--alpha", "2"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "another experiment" in err and err.count("\n") == 1

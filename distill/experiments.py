@@ -1,0 +1,294 @@
+"""The paper's four-step KD procedure as one resumable experiment (``deeprx sweep``).
+
+1. ``student_size`` (Fig. 3): students of several widths trained from
+   scratch; validation Geometric Mean BER against size.
+2. ``teacher_size`` (Fig. 4): the fixed student distilled from teachers of
+   several widths (each teacher a scratch run of step 1's kind).
+3. ``alpha`` (Table III) and ``temperature`` (Fig. 5): the student
+   distilled from the best teacher over an alpha grid, then over a T grid
+   at the best alpha.
+4. ``final`` (Fig. 6): BER vs SINR of the KD student (best teacher, alpha,
+   T), the same student from scratch, the teacher and LS+LMMSE, with 1 and
+   2 DMRS symbols; SINR gain at the target BER and Geometric Mean BER.
+
+Every training run is a checkpoint folder under ``out/runs`` named by what
+defines it (``scratch_x0.125``, ``kd_x0.125_from_x0.5_a1_T3``); a finished
+one is reused, an interrupted one resumes, so a stopped sweep continues
+where it was and steps share runs. All runs use the same `TrainConfig`
+(data seed, steps, schedule): a KD and a scratch student differ by the
+teacher alone. Each step writes ``<step>.json`` and ``<step>.png``.
+"""
+
+from __future__ import annotations
+
+import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.training import TrainConfig, train_deeprx
+from distill.procedure import distill_deeprx
+from link_sim import LinkConfig
+from link_sim.results import read_json, write_atomic, write_json
+
+#: The steps of the procedure, in order.
+STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
+
+
+@dataclasses.dataclass(frozen=True)
+class KDPlan:
+    """What the KD procedure sweeps; sizes are width multipliers of the paper's DeepRx.
+
+    Parameters
+    ----------
+    student_widths : tuple of float
+        Step 1: sizes trained from scratch.
+    student_width : float
+        The student of steps 2-4.
+    teacher_widths : tuple of float
+        Step 2: teacher sizes.
+    alphas, temperatures : tuple of float
+        Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
+    alpha, temperature : float
+        Step 2's alpha and T.
+    final_sinr_db : tuple of float
+        Step 4's SINR grid.
+    final_dmrs_symbols : tuple of int
+        Step 4's pilot counts (the paper: 1 and 2).
+    final_batch_size, final_max_mc_iter : int
+        Step 4's Monte Carlo budget per SINR point.
+    target_ber : float
+        Where step 4 reads SINR gains.
+    """
+
+    student_widths: tuple[float, ...] = (0.0625, 0.125, 0.25)
+    student_width: float = 0.125
+    teacher_widths: tuple[float, ...] = (0.25, 0.5)
+    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 5e5)
+    temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
+    alpha: float = 1.0
+    temperature: float = 3.0
+    final_sinr_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
+    final_dmrs_symbols: tuple[int, ...] = (1, 2)
+    final_batch_size: int = 64
+    final_max_mc_iter: int = 10
+    target_ber: float = 1e-3
+
+    def __post_init__(self):
+        for name in ("student_widths", "teacher_widths", "alphas", "temperatures", "final_sinr_db",
+                     "final_dmrs_symbols"):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"{name} must not be empty")
+            object.__setattr__(self, name, values)
+        widths = (*self.student_widths, self.student_width, *self.teacher_widths)
+        if min(widths) <= 0 or min(self.temperatures) <= 0 or self.temperature <= 0:
+            raise ValueError("widths and temperatures must be positive")
+        if min(self.alphas) < 0 or self.alpha < 0:
+            raise ValueError("alpha must be non-negative")
+        if set(self.final_dmrs_symbols) - {1, 2}:
+            raise ValueError("final_dmrs_symbols must be 1 and/or 2")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _width_name(width: float) -> str:
+    return f"x{width:g}"
+
+
+class KDExperiment:
+    """Runs (and resumes) the KD procedure of `KDPlan` in one folder.
+
+    Parameters
+    ----------
+    plan : KDPlan
+    link_config : LinkConfig
+        The scenario every run trains and is evaluated on.
+    train_config : TrainConfig
+        Shared by every run.
+    out_dir : str or Path
+    strategy : str, optional
+        ``tf.distribute`` strategy of every run (see `train_deeprx`).
+    log : callable, optional
+        ``log(message)`` for progress.
+    """
+
+    def __init__(self, plan: KDPlan, link_config: LinkConfig, train_config: TrainConfig,
+                 out_dir: str | Path, strategy: str | None = None, log: Callable[[str], None] = print):
+        self.plan, self.link_config, self.train_config = plan, link_config, train_config
+        self.out = Path(out_dir)
+        self.strategy, self.log = strategy, log
+        self.out.mkdir(parents=True, exist_ok=True)
+        settings = {"plan": plan.to_dict(), "link": link_config.to_dict(), "train": train_config.to_dict()}
+        saved = self.out / "experiment.json"
+        if saved.is_file() and read_json(saved, "experiment") != settings:
+            raise ValueError(f"{saved} describes another experiment (plan, scenario or training "
+                             "options differ); use another --out folder")
+        write_json(saved, settings)
+
+    # --------------------------------------------------------------------- runs
+    def _config(self, width: float) -> DeepRxConfig:
+        return DeepRxConfig.preset(_width_name(width), num_rx_ant=self.link_config.num_rx_ant,
+                                   num_bits_per_symbol=self.link_config.num_bits_per_symbol)
+
+    def _finished(self, folder: Path) -> dict | None:
+        meta = folder / "model.json"
+        if meta.is_file():
+            card = read_json(meta, "checkpoint").get("card", {})
+            if card.get("complete"):
+                return card
+        return None
+
+    def scratch(self, width: float) -> tuple[Path, dict]:
+        """The checkpoint of a DeepRx of ``width`` trained from scratch (reused if finished)."""
+        folder = self.out / "runs" / f"scratch_{_width_name(width)}"
+        card = self._finished(folder)
+        if card is None:
+            self.log(f"training {folder.name}")
+            card = train_deeprx(self._config(width), self.link_config, self.train_config, folder,
+                                strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
+                                verbose=0)
+        return folder, card
+
+    def distilled(self, width: float, teacher_width: float, alpha: float,
+                  temperature: float) -> tuple[Path, dict]:
+        """The checkpoint of a student of ``width`` distilled from the scratch teacher of
+        ``teacher_width`` with ``alpha`` and ``temperature`` (reused if finished)."""
+        teacher, _ = self.scratch(teacher_width)
+        folder = self.out / "runs" / (f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}"
+                                      f"_a{alpha:g}_T{temperature:g}")
+        card = self._finished(folder)
+        if card is None:
+            self.log(f"training {folder.name}")
+            card = distill_deeprx(self._config(width), self.link_config, self.train_config, folder,
+                                  teacher=teacher, alpha=alpha, temperature=temperature,
+                                  strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
+                                verbose=0)
+        return folder, card
+
+    @staticmethod
+    def _entry(folder: Path, card: dict, **extra) -> dict:
+        return {**extra, "run": folder.name, "size_vs_paper": card["size_vs_paper"],
+                "flops_per_slot": card["flops_per_slot"], "val_gmber": card["validation"]["val_gmber"]}
+
+    # -------------------------------------------------------------------- steps
+    def student_size(self) -> dict:
+        """Step 1 (Fig. 3): Geometric Mean BER of scratch students against size."""
+        rows = [self._entry(*self.scratch(w), width=w) for w in self.plan.student_widths]
+        return self._write("student_size", {"rows": rows}, "size_vs_paper", {"from scratch": rows},
+                           "model size (x paper DeepRx FLOPs per RE)")
+
+    def teacher_size(self) -> dict:
+        """Step 2 (Fig. 4): the fixed student distilled from each teacher size."""
+        p = self.plan
+        rows = [self._entry(*self.distilled(p.student_width, t, p.alpha, p.temperature),
+                            teacher_width=t, teacher_size_vs_paper=self._config(t).size_vs_paper())
+                for t in p.teacher_widths]
+        scratch = self._entry(*self.scratch(p.student_width), width=p.student_width)
+        best = min(rows, key=lambda r: r["val_gmber"])
+        return self._write("teacher_size", {"rows": rows, "scratch_student": scratch,
+                                            "best_teacher_width": best["teacher_width"]},
+                           "teacher_size_vs_paper", {"KD student": rows},
+                           "teacher size (x paper DeepRx FLOPs per RE)", hline=("scratch student", scratch))
+
+    def best_teacher_width(self) -> float:
+        return self._result("teacher_size", self.teacher_size)["best_teacher_width"]
+
+    def alpha(self) -> dict:
+        """Step 3a (Table III): the alpha grid at the plan's T, from the best teacher."""
+        p, teacher = self.plan, self.best_teacher_width()
+        rows = [self._entry(*self.distilled(p.student_width, teacher, a, p.temperature), alpha=a)
+                for a in p.alphas]
+        best = min(rows, key=lambda r: r["val_gmber"])
+        return self._write("alpha", {"teacher_width": teacher, "temperature": p.temperature, "rows": rows,
+                                     "best_alpha": best["alpha"]},
+                           "alpha", {f"T = {p.temperature:g}": rows}, "alpha", logx=True)
+
+    def temperature(self) -> dict:
+        """Step 3b (Fig. 5): the T grid at the best alpha, from the best teacher."""
+        p, teacher = self.plan, self.best_teacher_width()
+        alpha = self._result("alpha", self.alpha)["best_alpha"]
+        rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t), temperature=t)
+                for t in p.temperatures]
+        best = min(rows, key=lambda r: r["val_gmber"])
+        return self._write("temperature", {"teacher_width": teacher, "alpha": alpha, "rows": rows,
+                                           "best_temperature": best["temperature"]},
+                           "temperature", {f"alpha = {alpha:g}": rows}, "temperature T")
+
+    def final(self) -> dict:
+        """Step 4 (Fig. 6): BER vs SINR of KD student, scratch student, teacher and LS+LMMSE."""
+        from deeprx_tf.checkpoint import load_checkpoint
+        from deeprx_tf.receiver import DeepRxReceiver
+        from link_sim.compare import compare_receivers
+
+        p, teacher_width = self.plan, self.best_teacher_width()
+        alpha = self._result("alpha", self.alpha)["best_alpha"]
+        temperature = self._result("temperature", self.temperature)["best_temperature"]
+        runs = {"scratch student": self.scratch(p.student_width)[0],
+                "KD student": self.distilled(p.student_width, teacher_width, alpha, temperature)[0],
+                "teacher": self.scratch(teacher_width)[0]}
+        receivers = {name: (lambda tx, m=load_checkpoint(folder).model: DeepRxReceiver(tx, m))
+                     for name, folder in runs.items()}
+        receivers["lmmse"] = "lmmse"
+        result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature,
+                  "runs": {name: folder.name for name, folder in runs.items()}, "dmrs": {}}
+        for dmrs in p.final_dmrs_symbols:
+            self.log(f"final comparison with {dmrs} DMRS symbol(s)")
+            (self.out / f"final_dmrs{dmrs}").mkdir(exist_ok=True)
+            report = compare_receivers(self.link_config.replace(num_dmrs_symbols=dmrs), receivers,
+                                       p.final_sinr_db, batch_size=p.final_batch_size,
+                                       max_mc_iter=p.final_max_mc_iter, target_ber=p.target_ber,
+                                       seed=self.train_config.seed, out_dir=self.out / f"final_dmrs{dmrs}")
+            result["dmrs"][str(dmrs)] = {
+                name: {"geometric_mean_ber": entry["geometric_mean_ber"],
+                       "sinr_db_at_target_ber": entry["sinr_db_at_target_ber"],
+                       "gain_db_vs_scratch_student": entry.get("gain_db_vs_scratch student")}
+                for name, entry in report["receivers"].items()}
+        result["target_ber"] = p.target_ber
+        write_json(self.out / "final.json", result)
+        return result
+
+    def run(self, steps: Sequence[str] = STEPS) -> dict:
+        """Run the given steps (each reuses finished runs); returns their results by step."""
+        unknown = set(steps) - set(STEPS)
+        if unknown:
+            raise ValueError(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
+        return {step: getattr(self, step)() for step in STEPS if step in steps}
+
+    # ---------------------------------------------------------------- outputs
+    def _result(self, step: str, compute: Callable[[], dict]) -> dict:
+        path = self.out / f"{step}.json"
+        return read_json(path, step) if path.is_file() else compute()
+
+    def _write(self, step: str, result: dict, x_key: str, series: dict[str, list[dict]], xlabel: str,
+               logx: bool = False, hline: tuple[str, dict] | None = None) -> dict:
+        write_json(self.out / f"{step}.json", result)
+        _plot_gmber(self.out / f"{step}.png", x_key, series, xlabel, logx, hline)
+        return result
+
+
+def _plot_gmber(path: Path, x_key: str, series: dict[str, list[dict]], xlabel: str, logx: bool,
+                hline: tuple[str, dict] | None) -> None:
+    """Validation Geometric Mean BER against one swept quantity (lower is better)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    for label, rows in series.items():
+        rows = sorted(rows, key=lambda r: r[x_key])
+        ax.plot([r[x_key] for r in rows], [r["val_gmber"] for r in rows], marker="o", label=label)
+    if hline is not None:
+        ax.axhline(hline[1]["val_gmber"], linestyle="--", color="gray", label=hline[0])
+    if logx:
+        ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation Geometric Mean BER (log10)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
