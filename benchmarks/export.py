@@ -4,6 +4,9 @@ One run exports the shipped default model (or --checkpoint) with
 `deeprx_tf.export` to float, int8 and edgetpu ``.tflite`` files, then
 measures on the CPU, for the Keras model and each file:
 
+- the Keras float model fed int8-quantized inputs (row
+  keras_float_int8_input): how much of int8's loss the input resolution
+  alone explains;
 - with --qat-checkpoint (a `deeprx train --qat` fine-tune of the same
   model), its int8 export too, against the same Keras float reference;
 - latency per slot at batch 1 (best of --repeats rounds over the same
@@ -38,6 +41,19 @@ from deeprx_tf.shipped import shipped_checkpoint
 from link_sim.compare import compare_receivers
 from link_sim.metrics import TargetNotReached, sinr_at_ber, sinr_gain_at_ber
 from _common import RESULTS_DIR, write_result
+
+
+class InputQuantized:
+    """The Keras model fed int8-quantized inputs (the int8 export's input scale and zero point):
+    how much of int8's loss the input resolution alone explains."""
+
+    def __init__(self, model, scale: float, zero_point: int):
+        self.model, self.scale, self.zero_point = model, scale, zero_point
+        self.input_shape, self.output_shape = model.input_shape, model.output_shape
+
+    def __call__(self, features, training=False):
+        q = tf.clip_by_value(tf.round(features / self.scale) + self.zero_point, -128.0, 127.0)
+        return self.model((q - self.zero_point) * self.scale, training=False)
 
 
 def per_slot_latency(predict, features: np.ndarray, repeats: int) -> float:
@@ -116,6 +132,9 @@ def main():
         receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, loaded.model)}
         receivers.update({f"tflite_{fmt}": (lambda tx, m=model: TFLiteReceiver(tx, m))
                           for fmt, model in tflite.items()})
+        int8_input = exports["int8"]["input"]
+        receivers["keras_float_int8_input"] = lambda tx: DeepRxReceiver(
+            tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]))
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)
@@ -149,10 +168,10 @@ def main():
     write_result(args.out, result)
     for name in curves:
         ber = ", ".join(f"{b:.3e}" for b in curves[name][1])
-        lat = latency[name] * 1e3
         sl = ", ".join("-" if x is None else f"{x:+.2f}" for x in loss[name])
-        print(f"{name:<16} {lat:7.2f} ms/slot ({latency['keras_float'] / latency[name]:.2f} x Keras float "
-              f"speed)  uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
+        lat = (f"{latency[name] * 1e3:7.2f} ms/slot ({latency['keras_float'] / latency[name]:.2f} x "
+               "Keras float speed)" if name in latency else "")
+        print(f"{name:<22} {lat:<40} uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
     print(f"Keras float batched (16): {batched * 1e3:.2f} ms/slot")
     print(f"wrote {args.out}")
 

@@ -589,15 +589,16 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
 
 
 #: `deeprx_tf.export.EXPORT_FORMATS`, spelled out so that ``--help`` does not import TensorFlow.
-_EXPORT_FORMATS = ("float", "int8", "edgetpu")
+_EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
 
 
 @cli.command()
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="DeepRx checkpoint folder (default: the shipped model).")
 @click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), default="int8", show_default=True,
-              help="float: float32; int8: full-integer int8 (int8 input and output); edgetpu: int8 "
-                   "with dilated convolutions rewritten as undilated ones (all Edge TPU ops).")
+              help="float: float32; int8: full-integer int8 (int8 input and output); int16x8: int16 "
+                   "activations, int8 weights (CPU only); edgetpu: int8 with dilated convolutions "
+                   "rewritten as undilated ones (all Edge TPU ops).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The .tflite file to write; its .json (I/O quantization, op report) goes beside it.")
 @scenario_options

@@ -21,9 +21,11 @@ from link_sim import LinkConfig
 from link_sim.results import write_atomic, write_json
 
 #: ``float``: float32 weights and activations; ``int8``: full-integer int8
-#: (weights, activations, input and output); ``edgetpu``: ``int8`` after
-#: rewriting dilated convolutions into undilated ones (`edgetpu.undilate`).
-EXPORT_FORMATS = ("float", "int8", "edgetpu")
+#: (weights, activations, input and output); ``int16x8``: int8 weights with
+#: int16 activations, input and output (more precise, CPU only, LiteRT runs
+#: it with reference kernels); ``edgetpu``: ``int8`` after rewriting dilated
+#: convolutions into undilated ones (`edgetpu.undilate`).
+EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
 
 SIDECAR_FORMAT = "deeprx-tf-tflite/1"
 
@@ -79,7 +81,7 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
     model : tf_keras.Model
         Input ``[batch, S, F, C]``, output ``[batch, S, F, bits]``; for
         ``"edgetpu"`` already rewritten (`rewrite_for_edgetpu`).
-    fmt : "float", "int8" or "edgetpu"
+    fmt : "float", "int8", "int16x8" or "edgetpu"
         See `EXPORT_FORMATS`.
     grid_shape : (int, int)
         ``(S, F)``: OFDM symbols and subcarriers of the static input.
@@ -102,9 +104,13 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
             raise ValueError(f"the {fmt} format needs representative features for calibration")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([slot[None]] for slot in representative_features)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if fmt == "int16x8":
+            ops, io_type = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8, tf.int16
+        else:
+            ops, io_type = tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
     return converter.convert()
 
 
@@ -163,7 +169,7 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     ----------
     model : tf_keras.Model
         A DeepRx model (`build_deeprx`), usually fully convolutional.
-    fmt : "float", "int8" or "edgetpu"
+    fmt : "float", "int8", "int16x8" or "edgetpu"
         See `EXPORT_FORMATS`.
     out : str or Path
         The ``.tflite`` file to write; ``.json`` beside it.

@@ -71,6 +71,8 @@ def test_int8_exports_are_int8_end_to_end(exports):
             assert set(op["output_types"]) == {"INT8"}, op
         assert json.loads(sidecar_path(path).read_text())["input"] == info["input"]
     assert exports["float"][1]["input"]["dtype"] == "float32"
+    assert exports["int16x8"][1]["input"]["dtype"] == "int16"
+    assert exports["int16x8"][1]["output"]["dtype"] == "int16"
 
 
 def test_edgetpu_graph_is_all_mappable(exports):
@@ -100,6 +102,7 @@ def test_tflite_receiver_agrees_with_keras(exports, tiny_model, tiny_config):
         agreement[fmt] = np.mean(np.sign(llr) == np.sign(keras_llr))
     assert agreement["float"] > 0.999
     assert agreement["int8"] > 0.9 and agreement["edgetpu"] > 0.9, agreement
+    assert agreement["int16x8"] >= agreement["int8"], agreement  # finer activations
 
 
 def test_tflite_model_rejects_other_grids_and_bad_files(exports, tiny_config, tmp_path):
@@ -147,3 +150,9 @@ def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     assert all(set(op["output_types"]) == {"INT8"} for op in ops)
     logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
     assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9
+
+
+def test_cli_lists_the_export_formats():
+    from deeprx_tf.cli import _EXPORT_FORMATS
+
+    assert _EXPORT_FORMATS == EXPORT_FORMATS
