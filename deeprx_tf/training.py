@@ -318,7 +318,10 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         # pruning wrappers share model's layers: model keeps the pruned weights;
         # the QAT model has its own layers, copied back into model when saved
         qat_model = quantize_for_training(model) if train_config.qat else None
-        fitted = qat_model or (prunable(model, pruning) if pruning else model)
+        if qat_model is not None:
+            fitted = qat_model
+        else:
+            fitted = prunable(model, pruning) if pruning else model
         if compile_trainee is None:
             fitted.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
                            jit_compile=train_config.xla)
@@ -339,7 +342,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     history = trainee.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
-    final = val.evaluate(qat_model or model)  # a QAT model is validated with its fake quantization
+    # a QAT model is validated with its fake quantization
+    final = val.evaluate(qat_model if qat_model is not None else model)
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,

@@ -230,8 +230,8 @@ class KDExperiment:
         runs = {"scratch student": self.scratch(p.student_width)[0],
                 "KD student": self.distilled(p.student_width, teacher_width, alpha, temperature)[0],
                 "teacher": self.scratch(teacher_width)[0]}
-        receivers = {name: (lambda tx, m=load_checkpoint(folder).model: DeepRxReceiver(tx, m))
-                     for name, folder in runs.items()}
+        models = {name: load_checkpoint(folder).model for name, folder in runs.items()}
+        receivers = {name: (lambda tx, m=model: DeepRxReceiver(tx, m)) for name, model in models.items()}
         receivers["lmmse"] = "lmmse"
         result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature,
                   "runs": {name: folder.name for name, folder in runs.items()}, "dmrs": {}}
