@@ -174,8 +174,8 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     out : str or Path
         The ``.tflite`` file to write; ``.json`` beside it.
     link_config : LinkConfig
-        The scenario: fixes the grid (its transmitter's OFDM symbols and
-        FFT size) and draws the int8 calibration slots (SINR uniform in
+        The scenario: fixes the grid (OFDM symbols x subcarriers) and
+        draws the int8 calibration slots (SINR uniform in
         its ``sinr_db``, its channel model and DMRS count).
     num_calibration_slots : int
         Slots in the representative dataset of the int8 formats.
@@ -196,9 +196,6 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     dict
         The sidecar's content.
     """
-    from deeprx_tf.features import GridLayout
-    from link_sim import LinkSimulator
-
     _check_format(fmt)
     out = Path(out)
     if out.suffix != ".tflite":
@@ -211,8 +208,7 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     if not out.parent.is_dir():
         raise FileNotFoundError(f"output folder {out.parent} does not exist")
 
-    layout = GridLayout(LinkSimulator(link_config, receiver="perfect-csi").transmitter)
-    grid_shape = (layout.num_ofdm_symbols, layout.fft_size)
+    grid_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,
             "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
             "link": link_config.to_dict(), **(metadata or {})}
