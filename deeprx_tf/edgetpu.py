@@ -134,6 +134,11 @@ def _enum_names(enum_class) -> dict[int, str]:
     return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
 
 
+def _tensors(subgraph, indices) -> list:
+    """An op's tensors (index -1 marks an omitted optional input)."""
+    return [subgraph.tensors[i] for i in (indices if indices is not None else []) if i >= 0]
+
+
 def read_ops(tflite_model: bytes) -> list[dict]:
     """The ops of a ``.tflite`` flatbuffer's main subgraph, in execution order.
 
@@ -143,8 +148,8 @@ def read_ops(tflite_model: bytes) -> list[dict]:
         Per op: ``index``, ``op`` (TFLite builtin name, or the custom code),
         ``input_types`` and ``output_types`` (tensor type names), the
         largest ``rank_gt1`` (dimensions larger than 1) over its activation
-        tensors (not its weights) and,
-        for convolutions, ``dilation`` ``[h, w]``.
+        tensors (not its weights) and, for convolutions, ``dilation``
+        ``[h, w]``.
     """
     from ai_edge_litert import schema_py_generated as schema
 
@@ -159,11 +164,7 @@ def read_ops(tflite_model: bytes) -> list[dict]:
         if name == "CUSTOM":
             custom = code.customCode or b""
             name = f"CUSTOM:{custom.decode() if isinstance(custom, bytes) else custom}"
-
-        def tensors(indices):
-            return [subgraph.tensors[i] for i in (indices if indices is not None else []) if i >= 0]
-
-        inputs, outputs = tensors(op.inputs), tensors(op.outputs)
+        inputs, outputs = _tensors(subgraph, op.inputs), _tensors(subgraph, op.outputs)
         # activations: the tensors without constant data (weights and biases have a buffer)
         activations = [t for t in inputs + outputs
                        if not (t.buffer and model.buffers[t.buffer].data is not None
