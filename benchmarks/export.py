@@ -5,8 +5,10 @@ One run exports the shipped default model (or --checkpoint) with
 measures on the CPU, for the Keras model and each file:
 
 - the Keras float model fed int8-quantized inputs (row
-  keras_float_int8_input): how much of int8's loss the input resolution
-  alone explains;
+  keras_float_int8_input) and the Keras model with its convolution kernels
+  rounded to int8 as the converter does (row keras_int8_weights): how much
+  of int8's loss the input resolution and the weights alone explain (the
+  rest is the int8 activations inside the network);
 - with --qat-checkpoint (a `deeprx train --qat` fine-tune of the same
   model), its int8 export too, against the same Keras float reference;
 - latency per slot at batch 1 (best of --repeats rounds over the same
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.export import EXPORT_FORMATS, calibration_features, export_deeprx
@@ -54,6 +57,24 @@ class InputQuantized:
     def __call__(self, features, training=False):
         q = tf.clip_by_value(tf.round(features / self.scale) + self.zero_point, -128.0, 127.0)
         return self.model((q - self.zero_point) * self.scale, training=False)
+
+
+def int8_weights(model):
+    """A copy of ``model`` whose convolution kernels are rounded to int8 as TFLite's int8 formats do
+    (symmetric, one scale per output channel), everything else float."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):  # [kh, kw, in, multiplier]
+            kernel, axes = layer.depthwise_kernel, (0, 1)
+        elif isinstance(layer, keras.layers.Conv2D):  # [kh, kw, in, out]
+            kernel, axes = layer.kernel, (0, 1, 2)
+        else:
+            continue
+        k = kernel.numpy()
+        scale = np.max(np.abs(k), axis=axes, keepdims=True) / 127.0
+        kernel.assign(np.round(k / np.where(scale > 0, scale, 1.0)) * scale)
+    return copy
 
 
 def per_slot_latency(predict, features: np.ndarray, repeats: int) -> float:
@@ -135,6 +156,8 @@ def main():
         int8_input = exports["int8"]["input"]
         receivers["keras_float_int8_input"] = lambda tx: DeepRxReceiver(
             tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]))
+        weights_int8 = int8_weights(loaded.model)
+        receivers["keras_int8_weights"] = lambda tx: DeepRxReceiver(tx, weights_int8)
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)
