@@ -18,7 +18,7 @@ measures on the CPU, for the Keras model and each file:
   scenario through the full link (`TFLiteReceiver` vs `DeepRxReceiver`),
   same seed for all, and each file's SINR loss against Keras float at the
   BER it reaches (log-linear interpolation on the float curve), plus the
-  gap at BER 1e-2 where both curves reach it.
+  gap at uncoded and at coded BER 1e-2 where both curves reach it.
 
     python benchmarks/export.py [--checkpoint DIR] [--qat-checkpoint DIR] [--sinr 20,25,30] [--slots 256]
 """
@@ -100,6 +100,14 @@ def sinr_loss_db(reference: tuple[list, list], candidate: tuple[list, list]) -> 
     return losses
 
 
+def gap_at_ber(reference: tuple[list, list], candidate: tuple[list, list], target: float):
+    """SINR [dB] the candidate needs beyond the reference at ``target`` BER, or why it cannot be read."""
+    try:
+        return -sinr_gain_at_ber(reference, candidate, target)
+    except TargetNotReached as err:
+        return f"not reached: {err}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -161,16 +169,14 @@ def main():
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)
-    curves = {name: ([p["sinr_db"] for p in entry["points"]], [p["uncoded_ber"] for p in entry["points"]])
-              for name, entry in report["receivers"].items()}
-    reference = curves["keras_float"]
-    loss, gap_1e2 = {}, {}
-    for name, curve in curves.items():
-        loss[name] = sinr_loss_db(reference, curve)
-        try:
-            gap_1e2[name] = -sinr_gain_at_ber(reference, curve, 1e-2)
-        except TargetNotReached as err:
-            gap_1e2[name] = f"not reached: {err}"
+    def curve(entry, metric):
+        return [p["sinr_db"] for p in entry["points"]], [p[metric] for p in entry["points"]]
+
+    curves = {name: curve(entry, "uncoded_ber") for name, entry in report["receivers"].items()}
+    coded = {name: curve(entry, "coded_ber") for name, entry in report["receivers"].items()}
+    loss = {name: sinr_loss_db(curves["keras_float"], c) for name, c in curves.items()}
+    gap_1e2 = {name: gap_at_ber(curves["keras_float"], c, 1e-2) for name, c in curves.items()}
+    coded_gap_1e2 = {name: gap_at_ber(coded["keras_float"], c, 1e-2) for name, c in coded.items()}
     result = {
         "benchmark": "export",
         "checkpoint": str(source),
@@ -187,11 +193,14 @@ def main():
                 for name, entry in report["receivers"].items()},
         "sinr_loss_db_vs_keras_float": loss,
         "sinr_gap_db_at_ber_1e-2": gap_1e2,
+        "sinr_gap_db_at_coded_ber_1e-2": coded_gap_1e2,
     }
     write_result(args.out, result)
     for name in curves:
         ber = ", ".join(f"{b:.3e}" for b in curves[name][1])
         sl = ", ".join("-" if x is None else f"{x:+.2f}" for x in loss[name])
+        gap = coded_gap_1e2[name]
+        sl += f"  gap at coded BER 1e-2: {gap:+.2f} dB" if isinstance(gap, float) else ""
         lat = (f"{latency[name] * 1e3:7.2f} ms/slot ({latency['keras_float'] / latency[name]:.2f} x "
                "Keras float speed)" if name in latency else "")
         print(f"{name:<22} {lat:<40} uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
