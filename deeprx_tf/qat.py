@@ -8,6 +8,14 @@ follow a convolution, and DeepRx's blocks are pre-activation (BN -> ReLU
 -> conv): `BatchNormOutputQuantizeConfig` quantizes such a BN's output and
 leaves its parameters float (the converter folds them into MUL/ADD ops).
 
+tfmot starts every activation range at [-6, 6] and moves it towards each
+batch's range by an exponential moving average of decay 0.999, i.e. over
+thousands of steps: until then, wide tensors are clipped at +-6 and ReLU
+outputs waste levels on negatives, and fine-tuning first spends its steps
+repairing the damage. `calibrate_activation_ranges` sets every range to
+the moving average's fixed point, measured on the float model, before
+training starts (``deeprx train --qat`` does so).
+
 The QAT model holds copies of the layers (named ``quant_<name>``); a
 checkpoint keeps its float weights in ``weights.h5`` (`copy_float_weights`)
 and the whole QAT state, with the learned ranges, in ``qat_weights.h5``.
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
@@ -70,6 +79,93 @@ def quantize_for_training(model: keras.Model) -> keras.Model:
     annotated.set_weights(model.get_weights())
     with _quant.quantize_scope({"BatchNormOutputQuantizeConfig": BatchNormOutputQuantizeConfig}):
         return _quant.quantize_apply(annotated)
+
+
+# the range variables of a wrapper's activation (not weight) quantizers: name -> end
+_ACTIVATION_RANGE_NAMES = {f"{quantizer}_{end}": end for quantizer in ("post_activation", "output")
+                           for end in ("min", "max")}
+
+
+def _activation_ranges(qat_model: keras.Model, input_name: str) -> dict[str, tuple]:
+    """``{float layer name: (min variable, max variable)}`` of the QAT model's activation
+    quantizers; the input quantizer (tfmot's ``QuantizeLayer``) under ``input_name``."""
+    ranges = {}
+    for layer in qat_model.layers:
+        if type(layer).__name__ == "QuantizeLayer":
+            ranges[input_name] = (layer.quantizer_vars["min_var"], layer.quantizer_vars["max_var"])
+        elif isinstance(layer, _quant.QuantizeWrapperV2):
+            variables = {}
+            for weight in layer.non_trainable_weights:
+                stem = weight.name.split("/")[-1].split(":")[0]  # e.g. post_activation_min
+                if stem in _ACTIVATION_RANGE_NAMES:
+                    variables[_ACTIVATION_RANGE_NAMES[stem]] = weight
+            if variables:
+                ranges[layer.layer.name] = (variables["min"], variables["max"])
+    return ranges
+
+
+def calibrate_activation_ranges(qat_model: keras.Model, model: keras.Model, batches) -> dict:
+    """Set the QAT model's activation ranges from the float ``model`` on ``batches``.
+
+    Each range becomes the mean over batches of the batch minimum and
+    maximum (0 included) of the float tensor it quantizes: the fixed point of
+    tfmot's moving average, so training starts from post-training
+    quantization's ranges instead of [-6, 6]. The input's range is the
+    minimum and maximum over all batches (tfmot's all-values quantizer).
+
+    Parameters
+    ----------
+    qat_model : tf_keras.Model
+        `quantize_for_training` (``model``); its range variables are assigned.
+    model : tf_keras.Model
+        The float DeepRx it was made from.
+    batches : iterable
+        Feature batches ``[batch, S, F, 4 Nr + 2]`` (or ``(features, target)``
+        pairs, as a training dataset gives).
+
+    Returns
+    -------
+    dict
+        ``{layer name: (min, max)}`` as assigned.
+    """
+    input_name = model.input_names[0]
+    ranges = _activation_ranges(qat_model, input_name)
+    names = [name for name in ranges if name != input_name]
+    taps = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    lows, highs, count = np.zeros(len(names)), np.zeros(len(names)), 0
+    in_low, in_high = np.inf, -np.inf
+    for batch in batches:
+        features = batch[0] if isinstance(batch, (tuple, list)) else batch
+        outputs = taps(features, training=False)
+        lows += [min(float(np.min(out)), 0.0) for out in outputs]
+        highs += [max(float(np.max(out)), 0.0) for out in outputs]
+        in_low, in_high = min(in_low, float(np.min(features))), max(in_high, float(np.max(features)))
+        count += 1
+    if not count:
+        raise ValueError("calibrate_activation_ranges needs at least one batch")
+    assigned = {name: (low / count, high / count) for name, low, high in zip(names, lows, highs)}
+    if input_name in ranges:
+        assigned[input_name] = (min(in_low, 0.0), max(in_high, 0.0))
+    # the weight quantizers take their ranges from the weights in a training call only;
+    # make one, and undo what else it changes (BN statistics, steps, activation ranges)
+    weight_ranges = {w.ref() for w in _weight_ranges(qat_model, ranges)}
+    kept = [(w, w.numpy()) for w in qat_model.non_trainable_weights if w.ref() not in weight_ranges]
+    qat_model(features, training=True)
+    for weight, value in kept:
+        weight.assign(value)
+    for name, (low, high) in assigned.items():
+        min_var, max_var = ranges[name]
+        min_var.assign(np.full(min_var.shape, low, np.float32))
+        max_var.assign(np.full(max_var.shape, high, np.float32))
+    return assigned
+
+
+def _weight_ranges(qat_model: keras.Model, activation_ranges: dict) -> list:
+    """The range variables of the QAT model's weight quantizers (``kernel_min``, ...)."""
+    activation = {v.ref() for pair in activation_ranges.values() for v in pair}
+    return [w for layer in qat_model.layers if isinstance(layer, _quant.QuantizeWrapperV2)
+            for w in layer.non_trainable_weights
+            if w.ref() not in activation and w.name.split(":")[0].endswith(("_min", "_max"))]
 
 
 def copy_float_weights(qat_model: keras.Model, model: keras.Model) -> keras.Model:

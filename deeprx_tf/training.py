@@ -18,13 +18,15 @@ from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, 
                                training_dataset, validation_sets)
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.pruning import PruningSchedule, prunable, pruning_callbacks, sparsity
-from deeprx_tf.qat import copy_float_weights, quantize_for_training
+from deeprx_tf.qat import calibrate_activation_ranges, copy_float_weights, quantize_for_training
 from link_sim import LinkConfig
 from link_sim.metrics import geometric_mean_ber
 from link_sim.results import read_json, write_json
 
 #: File in a training folder listing each (resumed) run with its data seed.
 RUNS_FILE = "runs.json"
+# training batches whose float activations set the QAT model's initial int8 ranges
+QAT_CALIBRATION_BATCHES = 32
 
 
 @keras.utils.register_keras_serializable("deeprx")
@@ -319,6 +321,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         # the QAT model has its own layers, copied back into model when saved
         qat_model = quantize_for_training(model) if train_config.qat else None
         if qat_model is not None:
+            # ranges from the float model, not tfmot's [-6, 6] (a resumed run restores its own)
+            calibrate_activation_ranges(qat_model, model, data.take(QAT_CALIBRATION_BATCHES))
             fitted = qat_model
         else:
             fitted = prunable(model, pruning) if pruning else model

@@ -14,7 +14,7 @@ from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, 
 from deeprx_tf.export import EXPORT_FORMATS, export_deeprx, sidecar_path
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
-from deeprx_tf.qat import quantize_for_training
+from deeprx_tf.qat import calibrate_activation_ranges, quantize_for_training
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.training import masked_bce, save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
@@ -150,6 +150,35 @@ def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     assert all(set(op["output_types"]) == {"INT8"} for op in ops)
     logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
     assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9
+
+
+def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_config):
+    qat = quantize_for_training(tiny_model)
+    sionna_config.seed = 0
+    features = LinkBatchMaker(tiny_config)(8, 25.0)[0].numpy()
+    batches = [features[:4], features[4:]]
+    bn = qat.get_layer("quant_block_1/bn_1").layer
+    statistics = [w.numpy() for w in bn.non_trainable_weights]
+    assigned = calibrate_activation_ranges(qat, tiny_model, batches)
+    # every activation range: the fixed point of tfmot's moving average over these batches
+    logits = [tiny_model(b).numpy() for b in batches]
+    np.testing.assert_allclose(assigned["head/logits"], (np.mean([min(x.min(), 0) for x in logits]),
+                                                         np.mean([max(x.max(), 0) for x in logits])),
+                               rtol=1e-5)
+    assert assigned["block_1/relu_1"][0] == 0.0
+    assert assigned["features"] == (min(features.min(), 0), max(features.max(), 0))
+    quantized = {layer.layer.name for layer in qat.layers if hasattr(layer, "layer")}
+    assert quantized <= set(assigned)  # no quantized layer left at tfmot's [-6, 6]
+    # the training call that sets the weight ranges leaves the BN statistics alone
+    for before, after in zip(statistics, bn.non_trainable_weights):
+        np.testing.assert_array_equal(before, after.numpy())
+    # so the fake-quantized model starts close to the float one, far closer than tfmot's start
+    reference = tiny_model(features).numpy()
+    error = np.linalg.norm(qat(features).numpy() - reference) / np.linalg.norm(reference)
+    fresh = quantize_for_training(tiny_model)
+    fresh(features, training=True)  # weight ranges set, activation ranges still near [-6, 6]
+    fresh_error = np.linalg.norm(fresh(features).numpy() - reference) / np.linalg.norm(reference)
+    assert error < 0.1 and error < fresh_error / 2
 
 
 def test_cli_lists_the_export_formats():
