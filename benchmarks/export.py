@@ -9,8 +9,12 @@ measures on the CPU, for the Keras model and each file:
   rounded to int8 as the converter does (row keras_int8_weights): how much
   of int8's loss the input resolution and the weights alone explain (the
   rest is the int8 activations inside the network);
+- int8 with the TFLite converter's own calibration (row tflite_int8_minmax:
+  each range the min and max over all calibration slots) next to the
+  default batch-mean ranges (`deeprx_tf.qat.calibrated_for_int8`);
 - with --qat-checkpoint (a `deeprx train --qat` fine-tune of the same
-  model), its int8 export too, against the same Keras float reference;
+  model), its int8 and edgetpu exports too, against the same Keras float
+  reference;
 - latency per slot at batch 1 (best of --repeats rounds over the same
   slots; the ratio is against the Keras float model measured in the same
   run; the Keras model's batched throughput is recorded too);
@@ -118,7 +122,7 @@ def main():
     parser.add_argument("--calibration-slots", type=int, default=128)
     parser.add_argument("--qat-checkpoint", type=Path, default=None,
                         help="also export this quantization-aware-trained checkpoint to int8 "
-                             "(row tflite_int8_qat)")
+                             "and edgetpu (rows tflite_int8_qat, tflite_edgetpu_qat)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "export.json")
     args = parser.parse_args()
 
@@ -137,15 +141,22 @@ def main():
                             "export_seconds": time.perf_counter() - start,
                             "edgetpu_ops_mappable": f"{info['edgetpu_op_report']['num_mappable']}/"
                                                     f"{info['edgetpu_op_report']['num_ops']}"}
+        # the converter's own calibration (min and max over all slots), for comparison
+        files["int8_minmax"] = Path(tmp) / "deeprx_int8_minmax.tflite"
+        info = export_deeprx(loaded.model, "int8", files["int8_minmax"], link, seed=0,
+                             num_calibration_slots=args.calibration_slots, calibration="minmax")
+        exports["int8_minmax"] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"]}
         if args.qat_checkpoint is not None:
             qat = load_checkpoint(args.qat_checkpoint)
             if qat.qat_model is None:
                 raise SystemExit(f"{args.qat_checkpoint} has no qat_weights.h5: train it with --qat")
-            files["int8_qat"] = Path(tmp) / "deeprx_int8_qat.tflite"
-            info = export_deeprx(qat.model, "int8", files["int8_qat"], link, seed=0,
-                                 num_calibration_slots=args.calibration_slots, qat_model=qat.qat_model)
-            exports["int8_qat"] = {"bytes": info["bytes"], "input": info["input"],
-                                   "output": info["output"], "checkpoint": str(args.qat_checkpoint)}
+            for fmt in ("int8", "edgetpu"):
+                files[f"{fmt}_qat"] = Path(tmp) / f"deeprx_{fmt}_qat.tflite"
+                info = export_deeprx(qat.model, fmt, files[f"{fmt}_qat"], link, seed=0,
+                                     num_calibration_slots=args.calibration_slots, qat_model=qat.qat_model)
+                exports[f"{fmt}_qat"] = {"bytes": info["bytes"], "input": info["input"],
+                                         "output": info["output"], "checkpoint": str(args.qat_checkpoint),
+                                         "dilation_rewrite": info.get("dilation_rewrite")}
         tflite = {fmt: TFLiteModel(path) for fmt, path in files.items()}
 
         # latency per slot, batch 1, on the same slots (features from the link, other seed)

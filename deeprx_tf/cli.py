@@ -588,8 +588,10 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
     click.echo(f"wrote {', '.join(str(out / name) for name in PROFILE_OUTPUTS)}")
 
 
-#: `deeprx_tf.export.EXPORT_FORMATS`, spelled out so that ``--help`` does not import TensorFlow.
+#: `deeprx_tf.export.EXPORT_FORMATS` and `CALIBRATION_METHODS`, spelled out so that ``--help``
+#: does not import TensorFlow.
 _EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
+_CALIBRATION_METHODS = ("batch-mean", "minmax")
 
 
 @cli.command()
@@ -604,9 +606,14 @@ _EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
 @scenario_options
 @click.option("--calibration-slots", type=click.IntRange(min=1), default=128, show_default=True,
               help="Slots from the link (SINR uniform in the scenario's range) that calibrate int8.")
+@click.option("--calibration", type=click.Choice(_CALIBRATION_METHODS), default="batch-mean",
+              show_default=True,
+              help="int8/edgetpu activation ranges: batch-mean, each tensor's min and max averaged "
+                   "over batches of 16 slots; minmax, the TFLite converter's over all slots. A QAT "
+                   "checkpoint's learned ranges take precedence.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration slots.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out and its .json.")
-def export(checkpoint, fmt, out, calibration_slots, seed, overwrite, **scenario):
+def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite, **scenario):
     """Export a DeepRx checkpoint to TFLite for one scenario's grid.
 
     The scenario (grid size, calibration data) is the checkpoint's unless
@@ -626,7 +633,7 @@ def export(checkpoint, fmt, out, calibration_slots, seed, overwrite, **scenario)
     start = time.monotonic()
     info = export_deeprx(loaded.model, fmt, out, link, num_calibration_slots=calibration_slots,
                          seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
-                         qat_model=loaded.qat_model)
+                         qat_model=loaded.qat_model, calibration=calibration)
     io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
     if info["input"]["dtype"] != "float32":
         io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "

@@ -32,6 +32,11 @@ SIDECAR_FORMAT = "deeprx-tf-tflite/1"
 #: Largest |difference| allowed between a model and its undilated rewrite,
 #: relative to the largest |logit| (float32 sums in another order).
 REWRITE_TOLERANCE = 1e-5
+#: Least share of logit signs the undilated fake-quantized (QAT or calibrated) model must
+#: share with the original one.
+QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
+#: How post-training int8 export sets activation ranges (`export_deeprx`).
+CALIBRATION_METHODS = ("batch-mean", "minmax")
 
 
 def _check_format(fmt: str) -> None:
@@ -70,6 +75,18 @@ def rewrite_for_edgetpu(model, features: np.ndarray):
         raise RuntimeError(f"the undilated model differs from the original by {max_diff:.3g} "
                            f"(logits up to {scale:.3g}); not exporting")
     return rewritten, check
+
+
+def _check_qat_rewrite(quantized, rewritten, features: np.ndarray) -> float:
+    """Share of logits whose sign the rewritten fake-quantized model keeps; `RuntimeError`
+    below `QAT_REWRITE_MIN_SIGN_AGREEMENT`."""
+    reference = quantized.predict(features, batch_size=8, verbose=0)
+    outputs = rewritten.predict(features, batch_size=8, verbose=0)
+    agreement = float(np.mean(np.sign(outputs) == np.sign(reference)))
+    if agreement < QAT_REWRITE_MIN_SIGN_AGREEMENT:
+        raise RuntimeError(f"the undilated fake-quantized model keeps only {agreement:.2%} of the logits' signs; "
+                           "not exporting")
+    return agreement
 
 
 def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
@@ -162,7 +179,8 @@ def sidecar_path(tflite_path: str | Path) -> Path:
 
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                   num_calibration_slots: int = 128, seed: int = 0, overwrite: bool = False,
-                  metadata: dict | None = None, qat_model=None) -> dict:
+                  metadata: dict | None = None, qat_model=None,
+                  calibration: str = "batch-mean") -> dict:
     """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
 
     Parameters
@@ -188,8 +206,18 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     qat_model : tf_keras.Model, optional
         The quantization-aware-trained model (`deeprx_tf.qat`) behind
         ``model``: the ``int8`` format converts it, with its learned
-        ranges. ``edgetpu`` still quantizes ``model`` after training (the
-        ranges do not carry over the rewrite); ``float`` ignores it.
+        ranges; so does ``edgetpu``, after rewriting it
+        (`deeprx_tf.qat.quantize_rewritten`, checked like the float rewrite
+        but on the logits' signs, since fake quantization rounds the two
+        graphs' sums apart where they fall on a rounding boundary);
+        ``float`` and ``int16x8`` ignore it.
+    calibration : "batch-mean" or "minmax"
+        How ``int8`` and ``edgetpu`` without ``qat_model`` set the
+        activation ranges from the calibration slots: ``"batch-mean"``
+        (default), the mean over batches of 16 slots of each tensor's
+        minimum and maximum (`deeprx_tf.qat.calibrated_for_int8`), or
+        ``"minmax"``, the TFLite converter's minimum and maximum over all
+        slots. ``int16x8`` always uses the converter's.
 
     Returns
     -------
@@ -197,6 +225,8 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         The sidecar's content.
     """
     _check_format(fmt)
+    if calibration not in CALIBRATION_METHODS:
+        raise ValueError(f"unknown calibration {calibration!r}: use {' or '.join(CALIBRATION_METHODS)}")
     out = Path(out)
     if out.suffix != ".tflite":
         raise ValueError(f"--out must name a .tflite file, got {out}")
@@ -220,12 +250,27 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                                "channel_model": link_config.channel_model,
                                "num_dmrs_symbols": link_config.num_dmrs_symbols}
     info["quantization"] = ("none" if fmt == "float" else
-                            "quantization-aware training" if fmt == "int8" and qat_model is not None
+                            "quantization-aware training" if fmt in ("int8", "edgetpu") and qat_model is not None
                             else "post-training")
+    # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
+    quantized = qat_model if fmt in ("int8", "edgetpu") else None
+    if fmt in ("int8", "edgetpu") and quantized is None and calibration == "batch-mean":
+        from deeprx_tf.qat import calibrated_for_int8  # tfmot
+
+        quantized = calibrated_for_int8(model, features)
+    if fmt != "float":
+        info["calibration"]["ranges"] = ("learned (QAT)" if info["quantization"] != "post-training"
+                                         else "minmax" if fmt == "int16x8" else calibration)
     if fmt == "edgetpu":
         model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:16])
-    elif fmt == "int8" and qat_model is not None:
-        model = qat_model
+        if quantized is not None:
+            from deeprx_tf.qat import quantize_rewritten  # tfmot
+
+            model = quantize_rewritten(quantized, model)
+            info["dilation_rewrite"]["fake_quant_sign_agreement"] = _check_qat_rewrite(
+                quantized, model, features[:16])
+    elif quantized is not None:
+        model = quantized
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
     info.update(io_details(flatbuffer), bytes=len(flatbuffer))
     info["edgetpu_op_report"] = op_report(flatbuffer)

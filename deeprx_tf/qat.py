@@ -19,6 +19,8 @@ training starts (``deeprx train --qat`` does so).
 The QAT model holds copies of the layers (named ``quant_<name>``); a
 checkpoint keeps its float weights in ``weights.h5`` (`copy_float_weights`)
 and the whole QAT state, with the learned ranges, in ``qat_weights.h5``.
+`quantize_rewritten` carries that state over the Edge TPU's dilation
+rewrite, so a QAT checkpoint's ``edgetpu`` export keeps what it learned.
 """
 
 from __future__ import annotations
@@ -166,6 +168,67 @@ def _weight_ranges(qat_model: keras.Model, activation_ranges: dict) -> list:
     return [w for layer in qat_model.layers if isinstance(layer, _quant.QuantizeWrapperV2)
             for w in layer.non_trainable_weights
             if w.ref() not in activation and w.name.split(":")[0].endswith(("_min", "_max"))]
+
+
+def calibrated_for_int8(model: keras.Model, features, batch_size: int = 16) -> keras.Model:
+    """Post-training quantization through tfmot: a `quantize_for_training` model of ``model``,
+    its ranges set by `calibrate_activation_ranges` on ``features``, not trained.
+
+    The TFLite converter's own calibration takes each tensor's minimum and
+    maximum over all its calibration slots; this takes their mean over
+    batches of ``batch_size`` slots, a narrower range with finer steps that
+    clips a rare extreme. Converting the result to int8 is post-training
+    quantization with those ranges.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        A float DeepRx.
+    features : [num_slots, S, F, 4 Nr + 2], float32
+        Calibration inputs.
+    batch_size : int
+        Slots per batch of the range measurement.
+
+    Returns
+    -------
+    tf_keras.Model
+        The fake-quantized model, ready for `deeprx_tf.export.convert_to_tflite`.
+    """
+    qat_model = quantize_for_training(model)
+    batches = [features[start:start + batch_size] for start in range(0, len(features), batch_size)]
+    calibrate_activation_ranges(qat_model, model, batches)
+    return qat_model
+
+
+def quantize_rewritten(qat_model: keras.Model, rewritten: keras.Model) -> keras.Model:
+    """The QAT model of a rewritten copy of ``qat_model``'s float model, in ``qat_model``'s state.
+
+    For the Edge TPU graph: ``rewritten`` is `deeprx_tf.edgetpu.undilate`
+    of the float model holding ``qat_model``'s float weights; the result
+    wraps it like `quantize_for_training` and takes every variable of
+    ``qat_model`` (learned ranges, batch-norm statistics, weights) layer by
+    layer, except the kernels whose shape the rewrite changed (the
+    zero-stuffed ones, kept from ``rewritten``; their ranges are the
+    originals', zeros changing no maximum).
+
+    Raises
+    ------
+    ValueError
+        If the two models do not have the same layers.
+    """
+    target = quantize_for_training(rewritten)
+
+    def original_name(layer):
+        return layer.layer.name if isinstance(layer, _quant.QuantizeWrapperV2) else type(layer).__name__
+
+    if [original_name(layer) for layer in qat_model.layers] != [original_name(layer) for layer in target.layers]:
+        raise ValueError("the rewritten model does not have the QAT model's layers")
+    for source, layer in zip(qat_model.layers, target.layers):
+        values, own = source.get_weights(), layer.get_weights()
+        if len(values) != len(own):
+            raise ValueError(f"layer {original_name(layer)} has other variables after the rewrite")
+        layer.set_weights([value if value.shape == mine.shape else mine for value, mine in zip(values, own)])
+    return target
 
 
 def copy_float_weights(qat_model: keras.Model, model: keras.Model) -> keras.Model:

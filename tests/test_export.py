@@ -11,7 +11,7 @@ from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker
 from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
-from deeprx_tf.export import EXPORT_FORMATS, export_deeprx, sidecar_path
+from deeprx_tf.export import CALIBRATION_METHODS, EXPORT_FORMATS, export_deeprx, sidecar_path
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.qat import calibrate_activation_ranges, quantize_for_training
@@ -150,6 +150,14 @@ def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     assert all(set(op["output_types"]) == {"INT8"} for op in ops)
     logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
     assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9
+    # the Edge TPU graph carries the QAT state over the dilation rewrite
+    info = export_deeprx(loaded.model, "edgetpu", tmp_path / "qat_etpu.tflite", tiny_config,
+                         num_calibration_slots=8, qat_model=loaded.qat_model)
+    assert info["quantization"] == "quantization-aware training"
+    assert info["dilation_rewrite"]["fake_quant_sign_agreement"] >= 0.999
+    assert info["edgetpu_op_report"]["num_mappable"] == info["edgetpu_op_report"]["num_ops"]
+    etpu_logits = TFLiteModel(tmp_path / "qat_etpu.tflite").predict(features)
+    assert np.mean(np.sign(etpu_logits) == np.sign(logits)) > 0.99
 
 
 def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_config):
@@ -181,7 +189,22 @@ def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_conf
     assert error < 0.1 and error < fresh_error / 2
 
 
+def test_int8_calibration_methods(exports, tiny_model, tiny_config, tmp_path):
+    batch_mean = exports["int8"][1]
+    assert batch_mean["calibration"]["ranges"] == "batch-mean"
+    minmax = export_deeprx(tiny_model, "int8", tmp_path / "minmax.tflite", tiny_config,
+                           num_calibration_slots=16, seed=0, calibration="minmax")
+    assert minmax["calibration"]["ranges"] == "minmax"
+    # same slots: the input's range is their extremes either way; a mean of per-batch
+    # extremes is narrower than the extremes over all slots
+    assert batch_mean["input"]["scale"] == pytest.approx(minmax["input"]["scale"], rel=1e-3)
+    assert batch_mean["output"]["scale"] < minmax["output"]["scale"]
+    with pytest.raises(ValueError, match="unknown calibration"):
+        export_deeprx(tiny_model, "int8", tmp_path / "x.tflite", tiny_config, calibration="percentile")
+
+
 def test_cli_lists_the_export_formats():
-    from deeprx_tf.cli import _EXPORT_FORMATS
+    from deeprx_tf.cli import _CALIBRATION_METHODS, _EXPORT_FORMATS
 
     assert _EXPORT_FORMATS == EXPORT_FORMATS
+    assert _CALIBRATION_METHODS == CALIBRATION_METHODS
