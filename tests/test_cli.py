@@ -123,6 +123,7 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
     sidecar = json.loads(tflite.with_suffix(".json").read_text())
     assert sidecar["input"]["dtype"] == "int8" and sidecar["checkpoint"] == str(ckpt)
     assert sidecar["grid"] == {"num_ofdm_symbols": 14, "num_subcarriers": 12}
+    assert sidecar["calibration"]["ranges"] == "batch-mean"
     main(["simulate", *TINY, "--receiver", f"deeprx:{ckpt}", "--receiver", f"tflite:{tflite}",
           "--out", str(tmp_path / "deployed")])
     deployed = json.loads((tmp_path / "deployed" / "results.json").read_text())["receivers"]
@@ -132,6 +133,8 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
         (["export", "--checkpoint", str(ckpt), "--out", str(tflite)], "--overwrite"),
         (["export", "--checkpoint", str(ckpt), "--format", "int4", "--out", str(tmp_path / "x.tflite")],
          "int4"),
+        (["export", "--checkpoint", str(ckpt), "--calibration", "percentile", "--out",
+          str(tmp_path / "x.tflite")], "percentile"),
         (["simulate", *TINY, "--num-prb", "2", "--receiver", f"tflite:{tflite}", "--out",
           str(tmp_path / "s3")], "grid"),
         (["simulate", *TINY, "--receiver", f"tflite:{tmp_path / 'none.tflite'}", "--out",
