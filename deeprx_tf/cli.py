@@ -609,7 +609,7 @@ _CALIBRATION_METHODS = ("batch-mean", "minmax")
 @click.option("--calibration", type=click.Choice(_CALIBRATION_METHODS), default="batch-mean",
               show_default=True,
               help="int8/edgetpu activation ranges: batch-mean, each tensor's min and max averaged "
-                   "over batches of 16 slots; minmax, the TFLite converter's over all slots. A QAT "
+                   "over pairs of slots; minmax, the TFLite converter's over all slots. A QAT "
                    "checkpoint's learned ranges take precedence.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration slots.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out and its .json.")

@@ -214,7 +214,8 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     calibration : "batch-mean" or "minmax"
         How ``int8`` and ``edgetpu`` without ``qat_model`` set the
         activation ranges from the calibration slots: ``"batch-mean"``
-        (default), the mean over batches of 16 slots of each tensor's
+        (default), the mean over batches of
+        `deeprx_tf.qat.CALIBRATION_BATCH_SLOTS` slots of each tensor's
         minimum and maximum (`deeprx_tf.qat.calibrated_for_int8`), or
         ``"minmax"``, the TFLite converter's minimum and maximum over all
         slots. ``int16x8`` always uses the converter's.
@@ -255,9 +256,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
     quantized = qat_model if fmt in ("int8", "edgetpu") else None
     if fmt in ("int8", "edgetpu") and quantized is None and calibration == "batch-mean":
-        from deeprx_tf.qat import calibrated_for_int8  # tfmot
+        from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
 
-        quantized = calibrated_for_int8(model, features)
+        quantized = calibrated_for_int8(model, features, CALIBRATION_BATCH_SLOTS)
+        info["calibration"]["batch_slots"] = CALIBRATION_BATCH_SLOTS
     if fmt != "float":
         info["calibration"]["ranges"] = ("learned (QAT)" if info["quantization"] != "post-training"
                                          else "minmax" if fmt == "int16x8" else calibration)

@@ -14,7 +14,7 @@ from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, 
 from deeprx_tf.export import CALIBRATION_METHODS, EXPORT_FORMATS, export_deeprx, sidecar_path
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
-from deeprx_tf.qat import calibrate_activation_ranges, quantize_for_training
+from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrate_activation_ranges, quantize_for_training
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.training import masked_bce, save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
@@ -189,6 +189,7 @@ def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_conf
 def test_int8_calibration_methods(exports, tiny_model, tiny_config, tmp_path):
     batch_mean = exports["int8"][1]
     assert batch_mean["calibration"]["ranges"] == "batch-mean"
+    assert batch_mean["calibration"]["batch_slots"] == CALIBRATION_BATCH_SLOTS
     minmax = export_deeprx(tiny_model, "int8", tmp_path / "minmax.tflite", tiny_config,
                            num_calibration_slots=16, seed=0, calibration="minmax")
     assert minmax["calibration"]["ranges"] == "minmax"
