@@ -20,7 +20,7 @@ from deeprx_tf.training import masked_bce, save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
 
 TINY = DeepRxConfig().scaled(0.0625)
-#: formats the shared fixture exports; int16x8 (about a minute) has its own slow test
+#: formats the shared fixture exports; int16x8 (about 20 s) has its own slow test
 FIXTURE_FORMATS = ("float", "int8", "edgetpu")
 
 
@@ -171,6 +171,14 @@ def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     assert all(set(op["output_types"]) == {"INT8"} for op in ops)
     logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
     assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9
+    # the Edge TPU graph carries the QAT state over the dilation rewrite
+    info = export_deeprx(loaded.model, "edgetpu", tmp_path / "qat_etpu.tflite", tiny_config,
+                         num_calibration_slots=8, qat_model=loaded.qat_model)
+    assert info["quantization"] == "quantization-aware training"
+    assert info["dilation_rewrite"]["fake_quant_sign_agreement"] >= 0.999
+    assert info["edgetpu_op_report"]["num_mappable"] == info["edgetpu_op_report"]["num_ops"]
+    etpu_logits = TFLiteModel(tmp_path / "qat_etpu.tflite").predict(features)
+    assert np.mean(np.sign(etpu_logits) == np.sign(logits)) > 0.99
 
 
 def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_config):
