@@ -209,20 +209,41 @@ def _parse_list(text: str, option: str, kind=float) -> tuple:
     return values
 
 
-def model_config_from_options(preset, model_config_path, flops, scenario):
-    """The DeepRx architecture of --preset, --model-config or --flops (FLOPs per slot of the scenario)."""
+def model_config_from_options(preset, model_config_path, flops, scenario, init_from=None,
+                              names=("--preset", "--model-config", "--flops")):
+    """The DeepRx architecture of --preset, --model-config or --flops (FLOPs per slot of the scenario).
+
+    With none of them, the --init-from checkpoint's architecture, else the x0.25 preset.
+    ``names`` are the three options' names in the calling command (for its errors).
+    """
     from deeprx_tf.config import DeepRxConfig
 
-    chosen = [o for o, v in (("--preset", preset), ("--model-config", model_config_path),
-                                ("--flops", flops)) if v is not None]
+    chosen = [name for name, value in zip(names, (preset, model_config_path, flops)) if value is not None]
     if len(chosen) > 1:
         raise click.UsageError(f"give only one of {', '.join(chosen)}")
+    if init_from is not None:
+        from deeprx_tf.checkpoint import read_checkpoint_config
+
+        init_config = read_checkpoint_config(init_from)
+        if not chosen:
+            return init_config
     kw = {"num_rx_ant": scenario.num_rx_ant, "num_bits_per_symbol": scenario.num_bits_per_symbol}
     if model_config_path is not None:
-        return DeepRxConfig.from_json(model_config_path)
-    if flops is not None:
-        return DeepRxConfig.for_flops(flops, num_subcarriers=scenario.num_subcarriers, **kw)
-    return DeepRxConfig.preset(preset or "x0.25", **kw)
+        config = DeepRxConfig.from_json(model_config_path)
+    elif flops is not None:
+        config = DeepRxConfig.for_flops(flops, num_subcarriers=scenario.num_subcarriers, **kw)
+    else:
+        config = DeepRxConfig.preset(preset or "x0.25", **kw)
+    if init_from is not None and config != init_config:
+        raise click.BadParameter(f"{chosen[0]} asks for another architecture than the checkpoint's",
+                                 param_hint="--init-from")
+    return config
+
+
+#: `train` and `distill`: fine-tune a checkpoint
+_INIT_FROM = click.option("--init-from", type=click.Path(path_type=Path),
+                          help="Start from this checkpoint's weights (fine-tuning); its architecture "
+                               "is used unless an architecture option is given (it must match).")
 
 
 _TRAINING_OPTIONS = [
@@ -331,8 +352,7 @@ def _split_options(options: dict) -> tuple[dict, dict]:
               help="Architecture as DeepRxConfig JSON.")
 @click.option("--flops", type=click.FloatRange(min=0, min_open=True),
               help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
-@click.option("--init-from", type=click.Path(path_type=Path),
-              help="Start from this checkpoint's weights (fine-tuning); its architecture is used.")
+@_INIT_FROM
 @training_options
 def train(preset, model_config_path, flops, init_from, **options):
     """Train a DeepRx on the scenario's link with Keras fit.
@@ -343,12 +363,7 @@ def train(preset, model_config_path, flops, init_from, **options):
     """
     scenario_opts, training = _split_options(options)
     scenario = scenario_from_options(**scenario_opts)
-    if init_from is not None and preset is None and model_config_path is None and flops is None:
-        from deeprx_tf.checkpoint import read_checkpoint_config
-
-        model_config = read_checkpoint_config(init_from)
-    else:
-        model_config = model_config_from_options(preset, model_config_path, flops, scenario)
+    model_config = model_config_from_options(preset, model_config_path, flops, scenario, init_from)
     run_training(model_config, scenario, init_from=init_from, **training)
 
 
@@ -368,28 +383,34 @@ def train(preset, model_config_path, flops, init_from, **options):
               help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
 @click.option("--sobolev-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Also match the teacher's input gradients (Sobolev training) with this weight.")
+@_INIT_FROM
 @training_options
-def distill(teacher, student_preset, student_flops, student_model_config, alpha, temperature,
-            scale_by_t2, sobolev_weight, **options):
+def distill(teacher, student_preset, student_flops, student_model_config, init_from, alpha,
+            temperature, scale_by_t2, sobolev_weight, **options):
     """Train a small DeepRx student against a teacher checkpoint (knowledge distillation).
 
     Same data, schedule, validation and checkpoints as 'deeprx train'; the
-    model card records the teacher, alpha, T and the data seed.
+    model card records the teacher, alpha, T and the data seed. With
+    --init-from and --qat, the student starts from a trained checkpoint and
+    learns fake int8 with the teacher's LLRs as targets (quantization-aware
+    distillation; give the float checkpoint as both, and a small --alpha).
     """
     scenario_opts, training = _split_options(options)
     scenario = scenario_from_options(**scenario_opts)
-    if student_preset is None and student_flops is None and student_model_config is None:
-        raise click.UsageError("give the student's size: --student-preset, --student-flops "
-                               "or --student-model-config")
-    student_config = model_config_from_options(student_preset, student_model_config, student_flops,
-                                               scenario)
+    if (student_preset is None and student_flops is None and student_model_config is None
+            and init_from is None):
+        raise click.UsageError("give the student's size: --student-preset, --student-flops, "
+                               "--student-model-config or --init-from")
+    student_config = model_config_from_options(
+        student_preset, student_model_config, student_flops, scenario, init_from,
+        names=("--student-preset", "--student-model-config", "--student-flops"))
     from distill.procedure import distillation_hooks
 
     compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
                                                      temperature=temperature, scale_by_t2=scale_by_t2,
                                                      sobolev_weight=sobolev_weight)
-    run_training(student_config, scenario, compile_trainee=compile_trainee, card_extra=card_extra,
-                 what="DeepRx student", **training)
+    run_training(student_config, scenario, init_from=init_from, compile_trainee=compile_trainee,
+                 card_extra=card_extra, what="DeepRx student", **training)
 
 
 #: `distill.experiments.STEPS`, spelled out so that ``--help`` does not import TensorFlow.

@@ -161,11 +161,24 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     assert card["pruning"]["target_sparsity"] == 0.5
     assert sparsity(load_checkpoint(student).model)["total"] == pytest.approx(0.5, abs=0.02)
     assert card["pruning"]["sparsity_reached"] == pytest.approx(0.5, abs=0.02)
-    # bad input: no student size; a teacher that does not exist
+    # quantization-aware distillation: the student starts from the teacher itself (its
+    # architecture and weights) and trains fake int8 against the teacher's LLRs
+    qad = tmp_path / "qad"
+    main(["distill", *TINY, "--teacher", str(teacher), "--init-from", str(teacher), "--qat",
+          "--alpha", "0", "--temperature", "1", "--lr", "1e-12", "--out", str(qad)])
+    qad_card = json.loads((qad / "model.json").read_text())["card"]
+    assert qad_card["init_from"] == str(teacher) and qad_card["qat"]
+    assert qad_card["distillation"]["alpha"] == 0 and (qad / "qat_weights.h5").is_file()
+    np.testing.assert_allclose(load_checkpoint(qad).model.get_layer("conv_in").kernel.numpy(),
+                               load_checkpoint(teacher).model.get_layer("conv_in").kernel.numpy(),
+                               atol=1e-6)
+    # bad input: no student size; a teacher that does not exist; an --init-from of another size
     for argv, message in [
         (["distill", *TINY, "--teacher", str(teacher), "--out", str(tmp_path / "a")], "student's size"),
         (["distill", *TINY, "--teacher", str(tmp_path / "none"), "--student-preset", "x0.0625",
           "--out", str(tmp_path / "b")], "does not exist"),
+        (["distill", *TINY, "--teacher", str(teacher), "--init-from", str(teacher),
+          "--student-preset", "x0.0625", "--out", str(tmp_path / "c")], "architecture"),
     ]:
         capsys.readouterr()
         with pytest.raises(SystemExit) as exc:
