@@ -22,9 +22,16 @@ measures on the CPU, for the Keras model and each file:
   scenario through the full link (`TFLiteReceiver` vs `DeepRxReceiver`),
   same seed for all, and each file's SINR loss against Keras float at the
   BER it reaches (log-linear interpolation on the float curve), plus the
-  gap at uncoded and at coded BER 1e-2 where both curves reach it.
+  gap at uncoded and at coded BER 1e-2 where both curves reach it;
+- the gap at coded BER 1e-2 again on a denser grid around it (--gap-sinr,
+  --gap-slots per point; Keras float against the int8 files; edgetpu is
+  int8 bit for bit), read two ways: where each curve crosses 1e-2, and
+  the shift of parallel least-squares lines through all its points
+  (`link_sim.metrics.sinr_shift_db`), which a flat (floor-like) curve's
+  Monte-Carlo noise moves less.
 
     python benchmarks/export.py [--checkpoint DIR] [--qat-checkpoint DIR] [--sinr 20,25,30] [--slots 256]
+                                [--gap-sinr 19:23:1] [--gap-slots 512]
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.shipped import shipped_checkpoint
 from link_sim.compare import compare_receivers
-from link_sim.metrics import TargetNotReached, sinr_at_ber, sinr_gain_at_ber
+from link_sim.metrics import TargetNotReached, sinr_at_ber, sinr_gain_at_ber, sinr_shift_db
+from link_sim.sweep import parse_sinr_grid
 from _common import RESULTS_DIR, write_result
 
 
@@ -112,6 +120,14 @@ def gap_at_ber(reference: tuple[list, list], candidate: tuple[list, list], targe
         return f"not reached: {err}"
 
 
+def shift_or_reason(reference_ber: list, candidate: tuple[list, list]):
+    """`sinr_shift_db` of the candidate's curve against the reference's (same grid), or why not."""
+    try:
+        return sinr_shift_db(candidate[0], reference_ber, candidate[1])
+    except ValueError as err:
+        return f"not measured: {err}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -123,8 +139,12 @@ def main():
     parser.add_argument("--qat-checkpoint", type=Path, default=None,
                         help="also export this quantization-aware-trained checkpoint to int8 "
                              "and edgetpu (rows tflite_int8_qat, tflite_edgetpu_qat)")
+    parser.add_argument("--gap-sinr", default="19:23:1",
+                        help="denser SINR grid [dB] around coded BER 1e-2 (START:STOP:STEP or A,B,C)")
+    parser.add_argument("--gap-slots", type=int, default=512, help="slots per point of --gap-sinr")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "export.json")
     args = parser.parse_args()
+    gap_sinr_db = parse_sinr_grid(args.gap_sinr)
 
     source = args.checkpoint or shipped_checkpoint()
     loaded = load_checkpoint(source)
@@ -180,6 +200,13 @@ def main():
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)
+        # the gap at coded BER 1e-2 on the denser grid: Keras float and the int8 files
+        gap_receivers = {name: receivers[name] for name in ("keras_float", "tflite_int8", "tflite_int8_qat")
+                         if name in receivers}
+        dense = compare_receivers(link, gap_receivers, gap_sinr_db, batch_size=64,
+                                  max_mc_iter=max(1, args.gap_slots // 64), num_target_block_errors=None,
+                                  early_stop=False, seed=0)
+
     def curve(entry, metric):
         return [p["sinr_db"] for p in entry["points"]], [p[metric] for p in entry["points"]]
 
@@ -188,6 +215,16 @@ def main():
     loss = {name: sinr_loss_db(curves["keras_float"], c) for name, c in curves.items()}
     gap_1e2 = {name: gap_at_ber(curves["keras_float"], c, 1e-2) for name, c in curves.items()}
     coded_gap_1e2 = {name: gap_at_ber(coded["keras_float"], c, 1e-2) for name, c in coded.items()}
+    dense_coded = {name: curve(entry, "coded_ber") for name, entry in dense["receivers"].items()}
+    dense_gap = {"sinr_db": gap_sinr_db,
+                 "slots_per_point": dense["receivers"]["keras_float"]["points"][0]["blocks"],
+                 "coded_ber": {name: c[1] for name, c in dense_coded.items()},
+                 "bler": {name: [p["bler"] for p in entry["points"]]
+                          for name, entry in dense["receivers"].items()},
+                 "gap_db_at_coded_ber_1e-2": {name: gap_at_ber(dense_coded["keras_float"], c, 1e-2)
+                                              for name, c in dense_coded.items()},
+                 "shift_db_least_squares": {name: shift_or_reason(dense_coded["keras_float"][1], c)
+                                            for name, c in dense_coded.items()}}
     result = {
         "benchmark": "export",
         "checkpoint": str(source),
@@ -205,6 +242,7 @@ def main():
         "sinr_loss_db_vs_keras_float": loss,
         "sinr_gap_db_at_ber_1e-2": gap_1e2,
         "sinr_gap_db_at_coded_ber_1e-2": coded_gap_1e2,
+        "coded_ber_1e-2_dense": dense_gap,
     }
     write_result(args.out, result)
     for name in curves:
@@ -216,6 +254,12 @@ def main():
                "Keras float speed)" if name in latency else "")
         print(f"{name:<22} {lat:<40} uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
     print(f"Keras float batched (16): {batched * 1e3:.2f} ms/slot")
+    print(f"coded BER at {args.gap_sinr} dB, {dense_gap['slots_per_point']} slots per point:")
+    for name, ber in dense_gap["coded_ber"].items():
+        gap, shift = dense_gap["gap_db_at_coded_ber_1e-2"][name], dense_gap["shift_db_least_squares"][name]
+        print(f"  {name:<18} {', '.join(f'{b:.3e}' for b in ber)}  gap at 1e-2: "
+              + (f"{gap:+.2f} dB" if isinstance(gap, float) else gap)
+              + ", least-squares shift: " + (f"{shift:+.2f} dB" if isinstance(shift, float) else shift))
     print(f"wrote {args.out}")
 
 

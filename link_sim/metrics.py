@@ -139,3 +139,47 @@ def sinr_gain_at_ber(reference: tuple[Sequence[float], Sequence[float]],
     except TargetNotReached as err:
         raise TargetNotReached(f"candidate curve: {err}") from None
     return ref - cand
+
+
+def sinr_shift_db(sinr_db: Sequence[float], reference_ber: Sequence[float],
+                  candidate_ber: Sequence[float]) -> float:
+    """Horizontal distance [dB] between two BER curves measured on the same SINR grid.
+
+    Fits ``log10(BER)`` of both curves by least squares with a common slope
+    and one intercept each (two parallel lines in SINR) and returns how far
+    the candidate's line lies to the right of the reference's. Where a curve
+    is flat, as in an error floor, reading one crossing (`sinr_gain_at_ber`)
+    swings with each point's Monte-Carlo noise; this uses every point.
+
+    Parameters
+    ----------
+    sinr_db : sequence of float, [N]
+        The common SINR grid [dB], N >= 2.
+    reference_ber, candidate_ber : sequence of float, [N]
+        BER of each curve at each point; all positive.
+
+    Returns
+    -------
+    float
+        Positive when the candidate needs more SINR for the same BER.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, a BER is not positive, or the fitted slope is
+        not negative (the curves do not fall with SINR on this grid).
+    """
+    sinr = np.asarray(sinr_db, dtype=float)
+    ref, cand = np.asarray(reference_ber, dtype=float), np.asarray(candidate_ber, dtype=float)
+    if not (sinr.ndim == 1 and sinr.size >= 2 and ref.shape == sinr.shape == cand.shape):
+        raise ValueError("sinr_db and both BER curves must be 1-D sequences of the same length >= 2")
+    if np.any(ref <= 0) or np.any(cand <= 0):
+        raise ValueError("every BER must be positive (a zero has no logarithm)")
+    # model: log10 BER = slope * sinr + intercept (+ offset for the candidate)
+    design = np.column_stack([np.concatenate([sinr, sinr]), np.ones(2 * sinr.size),
+                              np.concatenate([np.zeros(sinr.size), np.ones(sinr.size)])])
+    (slope, _, offset), *_ = np.linalg.lstsq(design, np.log10(np.concatenate([ref, cand])), rcond=None)
+    if not slope < 0:
+        raise ValueError(f"the BER curves do not fall with SINR on this grid (fitted slope {slope:.3g} "
+                         "decades/dB)")
+    return float(-offset / slope)

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from link_sim.metrics import TargetNotReached, geometric_mean_ber, sinr_at_ber, sinr_gain_at_ber
+from link_sim.metrics import (TargetNotReached, geometric_mean_ber, sinr_at_ber, sinr_gain_at_ber,
+                              sinr_shift_db)
 
 
 def test_geometric_mean_ber_hand_computed():
@@ -52,3 +53,24 @@ def test_sinr_gain_at_ber():
     assert sinr_gain_at_ber(cand, ref, 1e-3) == pytest.approx(-10.0)
     with pytest.raises(TargetNotReached, match="reference curve"):
         sinr_gain_at_ber(([0, 10], [1e-1, 1e-2]), cand, 1e-3)
+
+
+def test_sinr_shift_db_of_parallel_and_noisy_curves():
+    sinr = np.arange(19.0, 24.0)
+    ref = 10.0 ** (-0.07 * sinr - 0.5)  # a flat, floor-like curve: 0.07 decades per dB
+    # the same curve 0.75 dB to the right: exactly that shift
+    assert sinr_shift_db(sinr, ref, 10.0 ** (-0.07 * (sinr - 0.75) - 0.5)) == pytest.approx(0.75)
+    assert sinr_shift_db(sinr, ref, ref) == pytest.approx(0.0, abs=1e-12)
+    # +-2 % noise on the candidate moves the fit little; it moves one interpolated crossing more
+    noise = np.array([1.02, 0.98, 1.02, 0.98, 1.02])
+    noisy = 10.0 ** (-0.07 * (sinr - 0.75) - 0.5) * noise
+    assert sinr_shift_db(sinr, ref, noisy) == pytest.approx(0.75, abs=0.1)
+    target = float(ref[2])
+    crossing_error = abs(-sinr_gain_at_ber((sinr, ref), (sinr, noisy), target) - 0.75)
+    assert crossing_error > abs(sinr_shift_db(sinr, ref, noisy) - 0.75)
+    with pytest.raises(ValueError, match="do not fall"):
+        sinr_shift_db(sinr, np.full(5, 1e-2), np.full(5, 2e-2))
+    with pytest.raises(ValueError, match="positive"):
+        sinr_shift_db(sinr, ref, np.zeros(5))
+    with pytest.raises(ValueError, match="same length"):
+        sinr_shift_db(sinr, ref, ref[:3])
