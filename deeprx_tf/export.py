@@ -115,7 +115,13 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
     _check_format(fmt)
     spec = tf.TensorSpec([1, *grid_shape, model.input_shape[-1]], tf.float32, name="features")
     function = tf.function(lambda features: model(features, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model)
+    # The converter saves its trackable as a SavedModel first; the Keras model itself would
+    # have every layer's call traced for that (about 3/4 of a tiny model's conversion time).
+    # A plain module that tracks the variables gives the same flatbuffer, byte for byte.
+    variables = tf.Module(name="deeprx_variables")
+    variables.tracked = list(model.variables)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()],
+                                                                variables)
     if fmt != "float":
         if representative_features is None or len(representative_features) == 0:
             raise ValueError(f"the {fmt} format needs representative features for calibration")
