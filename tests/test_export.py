@@ -148,7 +148,6 @@ def test_export_refuses_to_clobber(exports, tiny_model, tiny_config):
     assert path.read_bytes() == before
 
 
-@pytest.mark.slow
 def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     keras.utils.set_random_seed(0)
     model = build_deeprx(TINY)
