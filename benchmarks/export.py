@@ -224,7 +224,10 @@ def main():
                  "gap_db_at_coded_ber_1e-2": {name: gap_at_ber(dense_coded["keras_float"], c, 1e-2)
                                               for name, c in dense_coded.items()},
                  "shift_db_least_squares": {name: shift_or_reason(dense_coded["keras_float"][1], c)
-                                            for name, c in dense_coded.items()}}
+                                            for name, c in dense_coded.items()},
+                 "coded_ber_ratio_vs_keras_float": {
+                     name: [b / f if f > 0 else None for b, f in zip(c[1], dense_coded["keras_float"][1])]
+                     for name, c in dense_coded.items()}}
     result = {
         "benchmark": "export",
         "checkpoint": str(source),
@@ -259,7 +262,9 @@ def main():
         gap, shift = dense_gap["gap_db_at_coded_ber_1e-2"][name], dense_gap["shift_db_least_squares"][name]
         print(f"  {name:<18} {', '.join(f'{b:.3e}' for b in ber)}  gap at 1e-2: "
               + (f"{gap:+.2f} dB" if isinstance(gap, float) else gap)
-              + ", least-squares shift: " + (f"{shift:+.2f} dB" if isinstance(shift, float) else shift))
+              + ", least-squares shift: " + (f"{shift:+.2f} dB" if isinstance(shift, float) else shift)
+              + ", x float: " + ", ".join("-" if r is None else f"{r:.2f}"
+                                          for r in dense_gap["coded_ber_ratio_vs_keras_float"][name]))
     print(f"wrote {args.out}")
 
 
