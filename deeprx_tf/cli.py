@@ -639,9 +639,10 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
 
     The scenario (grid size, calibration data) is the checkpoint's unless
     --config or the scenario options change it. Writes FILE.tflite and
-    FILE.json; for --format edgetpu, checks the rewrite against the
-    original model, lists every op against the Edge TPU's supported ops and
-    runs edgetpu_compiler where it is installed.
+    FILE.json; folds the batch normalizations away (not in a QAT model)
+    and, for --format edgetpu, undilates the convolutions, checking each
+    rewrite against the original model; lists every op against the Edge
+    TPU's supported ops and runs edgetpu_compiler where it is installed.
     """
     from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
     from deeprx_tf.export import export_deeprx, sidecar_path
@@ -668,6 +669,12 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
         summary += (f"; the first that is not is op {first['index']} ({first['op']}: "
                     f"{'; '.join(first['problems'])})" + ("; use --format edgetpu" if fmt != "edgetpu" else ""))
     click.echo(summary)
+    if "batch_norm_fold" in info:
+        fold = info["batch_norm_fold"]
+        click.echo(f"folded {len(fold['into_convolutions']) + len(fold['as_depthwise'])} batch "
+                   f"normalizations ({len(fold['into_convolutions'])} into the convolution before them, "
+                   f"{len(fold['as_depthwise'])} as 1x1 depthwise convolutions); largest logit difference "
+                   f"{fold['max_abs_diff']:.2g} (logits up to {fold['max_abs_logit']:.3g})")
     if "dilation_rewrite" in info:
         rewrite = info["dilation_rewrite"]
         click.echo(f"rewrote {len(rewrite['layers'])} dilated convolutions; largest logit difference "

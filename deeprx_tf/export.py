@@ -3,8 +3,13 @@
 A ``.tflite`` file has static shapes: one grid (OFDM symbols x subcarriers),
 batch 1. Beside ``FILE.tflite`` goes ``FILE.json`` with what a deployment
 needs to feed it and read it (input/output shapes, types and quantization
-parameters), where it came from (checkpoint, scenario, calibration data)
-and its Edge TPU op report.
+parameters), where it came from (checkpoint, scenario, calibration data),
+the graph rewrites it went through and its Edge TPU op report.
+
+``float``, ``int8`` and ``edgetpu`` files run the model with its batch
+normalizations folded away (`deeprx_tf.fold`), checked against the
+original before conversion: fewer ops, and in int8 fewer roundings (a
+QAT model keeps the graph it was trained as).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
+from deeprx_tf.fold import fold_batch_norms
 from link_sim import LinkConfig
 from link_sim.results import write_atomic, write_json
 
@@ -32,6 +39,8 @@ SIDECAR_FORMAT = "deeprx-tf-tflite/1"
 #: Largest |difference| allowed between a model and its undilated rewrite,
 #: relative to the largest |logit| (float32 sums in another order).
 REWRITE_TOLERANCE = 1e-5
+#: Slots the rewritten models (`fold_for_export`, `rewrite_for_edgetpu`) are checked on.
+REWRITE_CHECK_SLOTS = 16
 #: Least share of logit signs the undilated fake-quantized (QAT or calibrated) model must
 #: share with the original one.
 QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
@@ -42,6 +51,51 @@ CALIBRATION_METHODS = ("batch-mean", "minmax")
 def _check_format(fmt: str) -> None:
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+
+
+def _check_same_function(model, rewritten, features: np.ndarray, what: str) -> dict:
+    """``{"max_abs_diff", "max_abs_logit"}`` of a rewritten model against the original;
+    `RuntimeError` if they differ by more than `REWRITE_TOLERANCE` (relative)."""
+    reference = model.predict(features, batch_size=8, verbose=0)
+    outputs = rewritten.predict(features, batch_size=8, verbose=0)
+    max_diff = float(np.max(np.abs(outputs - reference)))
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    if max_diff > REWRITE_TOLERANCE * scale:
+        raise RuntimeError(f"the {what} model differs from the original by {max_diff:.3g} "
+                           f"(logits up to {scale:.3g}); not exporting")
+    return {"max_abs_diff": max_diff, "max_abs_logit": scale}
+
+
+def fold_for_export(model, features: np.ndarray):
+    """`fold_batch_norms` and check that the folded model computes the same logits.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        ``features -> logits``.
+    features : [batch, num_ofdm_symbols, num_subcarriers, channels], float32
+        Inputs to compare the two models on.
+
+    Returns
+    -------
+    (tf_keras.Model, dict)
+        The folded model and ``{"into_convolutions": names of the BNs folded
+        into the convolution before them, "as_depthwise": names of those that
+        became 1x1 depthwise convolutions, "max_abs_diff": ...,
+        "max_abs_logit": ...}``.
+
+    Raises
+    ------
+    RuntimeError
+        If the outputs differ by more than `REWRITE_TOLERANCE` (relative).
+    """
+    folded = fold_batch_norms(model)
+    kept = {layer.name for layer in folded.layers}
+    norms = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    check = {"into_convolutions": [name for name in norms if name not in kept],
+             "as_depthwise": [name for name in norms if name in kept]}
+    check.update(_check_same_function(model, folded, features, "batch-norm-folded"))
+    return folded, check
 
 
 def rewrite_for_edgetpu(model, features: np.ndarray):
@@ -66,14 +120,8 @@ def rewrite_for_edgetpu(model, features: np.ndarray):
         If the outputs differ by more than `REWRITE_TOLERANCE` (relative).
     """
     rewritten = undilate(model)
-    reference = model.predict(features, batch_size=8, verbose=0)
-    outputs = rewritten.predict(features, batch_size=8, verbose=0)
-    max_diff = float(np.max(np.abs(outputs - reference)))
-    scale = max(1.0, float(np.max(np.abs(reference))))
-    check = {"layers": dilated_layers(model), "max_abs_diff": max_diff, "max_abs_logit": scale}
-    if max_diff > REWRITE_TOLERANCE * scale:
-        raise RuntimeError(f"the undilated model differs from the original by {max_diff:.3g} "
-                           f"(logits up to {scale:.3g}); not exporting")
+    check = {"layers": dilated_layers(model)}
+    check.update(_check_same_function(model, rewritten, features, "undilated"))
     return rewritten, check
 
 
@@ -216,7 +264,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         (`deeprx_tf.qat.quantize_rewritten`, checked like the float rewrite
         but on the logits' signs, since fake quantization rounds the two
         graphs' sums apart where they fall on a rounding boundary);
-        ``float`` and ``int16x8`` ignore it.
+        ``float`` and ``int16x8`` ignore it. Without it the ``float``,
+        ``int8`` and ``edgetpu`` graphs are ``model`` with its batch
+        normalizations folded (`fold_for_export`); a QAT model keeps the
+        graph it was trained as.
     calibration : "batch-mean" or "minmax"
         How ``int8`` and ``edgetpu`` without ``qat_model`` set the
         activation ranges from the calibration slots: ``"batch-mean"``
@@ -249,9 +300,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,
             "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
             "link": link_config.to_dict(), **(metadata or {})}
-    features = None
+    # slots to check the rewrites on; beyond float, also the calibration slots
+    features = calibration_features(link_config, REWRITE_CHECK_SLOTS if fmt == "float" else num_calibration_slots,
+                                    seed)
     if fmt != "float":
-        features = calibration_features(link_config, num_calibration_slots, seed)
         info["calibration"] = {"num_slots": num_calibration_slots, "seed": seed,
                                "sinr_db": list(link_config.sinr_db),
                                "channel_model": link_config.channel_model,
@@ -261,6 +313,13 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                             else "post-training")
     # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
     quantized = qat_model if fmt in ("int8", "edgetpu") else None
+    # A QAT model keeps the graph it was trained as. int16x8 keeps the converter's own
+    # folding: in the folded graph its experimental int16 mode stores the bias of the
+    # convolutions with a BN folded in on another scale than the kernel applies (a tiny
+    # model's pointwise_1 got about a third of its bias; LLR signs shared with the Keras
+    # model 0.959, unfolded 0.998).
+    if quantized is None and fmt != "int16x8":
+        model, info["batch_norm_fold"] = fold_for_export(model, features[:REWRITE_CHECK_SLOTS])
     if fmt in ("int8", "edgetpu") and quantized is None and calibration == "batch-mean":
         from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
 
@@ -270,13 +329,13 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         info["calibration"]["ranges"] = ("learned (QAT)" if info["quantization"] != "post-training"
                                          else "minmax" if fmt == "int16x8" else calibration)
     if fmt == "edgetpu":
-        model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:16])
+        model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:REWRITE_CHECK_SLOTS])
         if quantized is not None:
             from deeprx_tf.qat import quantize_rewritten  # tfmot
 
             model = quantize_rewritten(quantized, model)
             info["dilation_rewrite"]["fake_quant_sign_agreement"] = _check_qat_rewrite(
-                quantized, model, features[:16])
+                quantized, model, features[:REWRITE_CHECK_SLOTS])
     elif quantized is not None:
         model = quantized
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)

@@ -75,6 +75,19 @@ def test_int8_exports_are_int8_end_to_end(exports):
     assert exports["float"][1]["input"]["dtype"] == "float32"
 
 
+def test_exports_run_the_batch_norm_folded_graph(exports, tiny_model):
+    num_norms = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in tiny_model.layers)
+    for fmt in FIXTURE_FORMATS:
+        path, info = exports[fmt]
+        fold = info["batch_norm_fold"]
+        assert len(fold["into_convolutions"]) == len(TINY.block_filters)  # each block's bn_2
+        assert len(fold["into_convolutions"]) + len(fold["as_depthwise"]) == num_norms
+        assert fold["max_abs_diff"] <= 1e-5 * fold["max_abs_logit"]
+        # a BN with its ReLU is at most one op: no MUL, and ADD only for the residual sums
+        counts = op_report(path.read_bytes())["op_counts"]
+        assert "MUL" not in counts and counts["ADD"] == len(TINY.block_filters), (fmt, counts)
+
+
 def test_edgetpu_graph_is_all_mappable(exports):
     plain = op_report(exports["int8"][0].read_bytes())
     # the plain int8 graph keeps DeepRx's anisotropic dilations: not all-Edge-TPU
