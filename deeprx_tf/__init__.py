@@ -30,6 +30,7 @@ _EXPORTS = {
     "export_deeprx": "deeprx_tf.export",
     "TFLiteModel": "deeprx_tf.litert",
     "TFLiteReceiver": "deeprx_tf.litert",
+    "fold_batch_norms": "deeprx_tf.fold",
     "undilate": "deeprx_tf.edgetpu",
     "op_report": "deeprx_tf.edgetpu",
     "PruningSchedule": "deeprx_tf.pruning",
