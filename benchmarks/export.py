@@ -13,8 +13,10 @@ measures on the CPU, for the Keras model and each file:
   each range the min and max over all calibration slots) next to the
   default batch-mean ranges (`deeprx_tf.qat.calibrated_for_int8`);
 - with --qat-checkpoint (a `deeprx train --qat` fine-tune of the same
-  model), its int8 and edgetpu exports too, against the same Keras float
-  reference;
+  model), its int8 and edgetpu exports too (default batch-mean ranges;
+  row tflite_int8_qat_learned: the ranges QAT learned), and its own Keras
+  float model (row keras_float_qat: how much is more training rather than
+  robustness to int8), against the same Keras float reference;
 - latency per slot at batch 1 (best of --repeats rounds over the same
   slots; the ratio is against the Keras float model measured in the same
   run; the Keras model's batched throughput is recorded too);
@@ -24,8 +26,8 @@ measures on the CPU, for the Keras model and each file:
   BER it reaches (log-linear interpolation on the float curve), plus the
   gap at uncoded and at coded BER 1e-2 where both curves reach it;
 - the gap at coded BER 1e-2 again on a denser grid around it (--gap-sinr,
-  --gap-slots per point; Keras float against the int8 files; edgetpu is
-  int8 bit for bit), read two ways: where each curve crosses 1e-2, and
+  --gap-slots per point; Keras float against the int8 files and the QAT
+  checkpoint's float model; edgetpu is int8 bit for bit), read two ways: where each curve crosses 1e-2, and
   the shift of parallel least-squares lines through all its points
   (`link_sim.metrics.sinr_shift_db`), which a flat (floor-like) curve's
   Monte-Carlo noise moves less.
@@ -138,7 +140,8 @@ def main():
     parser.add_argument("--calibration-slots", type=int, default=128)
     parser.add_argument("--qat-checkpoint", type=Path, default=None,
                         help="also export this quantization-aware-trained checkpoint to int8 "
-                             "and edgetpu (rows tflite_int8_qat, tflite_edgetpu_qat)")
+                             "and edgetpu (rows tflite_int8_qat, tflite_edgetpu_qat, "
+                             "tflite_int8_qat_learned; keras_float_qat)")
     parser.add_argument("--gap-sinr", default="19:23:1",
                         help="denser SINR grid [dB] around coded BER 1e-2 (START:STOP:STEP or A,B,C)")
     parser.add_argument("--gap-slots", type=int, default=512, help="slots per point of --gap-sinr")
@@ -170,13 +173,15 @@ def main():
             qat = load_checkpoint(args.qat_checkpoint)
             if qat.qat_model is None:
                 raise SystemExit(f"{args.qat_checkpoint} has no qat_weights.h5: train it with --qat")
-            for fmt in ("int8", "edgetpu"):
-                files[f"{fmt}_qat"] = Path(tmp) / f"deeprx_{fmt}_qat.tflite"
-                info = export_deeprx(qat.model, fmt, files[f"{fmt}_qat"], link, seed=0,
+            for fmt, calibration, name in (("int8", "batch-mean", "int8_qat"),
+                                           ("edgetpu", "batch-mean", "edgetpu_qat"),
+                                           ("int8", "learned", "int8_qat_learned")):
+                files[name] = Path(tmp) / f"deeprx_{name}.tflite"
+                info = export_deeprx(qat.model, fmt, files[name], link, seed=0, calibration=calibration,
                                      num_calibration_slots=args.calibration_slots, qat_model=qat.qat_model)
-                exports[f"{fmt}_qat"] = {"bytes": info["bytes"], "input": info["input"],
-                                         "output": info["output"], "checkpoint": str(args.qat_checkpoint),
-                                         "dilation_rewrite": info.get("dilation_rewrite")}
+                exports[name] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
+                                 "checkpoint": str(args.qat_checkpoint), "calibration": info["calibration"],
+                                 "dilation_rewrite": info.get("dilation_rewrite")}
         tflite = {fmt: TFLiteModel(path) for fmt, path in files.items()}
 
         # latency per slot, batch 1, on the same slots (features from the link, other seed)
@@ -197,11 +202,14 @@ def main():
             tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]))
         weights_int8 = int8_weights(loaded.model)
         receivers["keras_int8_weights"] = lambda tx: DeepRxReceiver(tx, weights_int8)
+        if args.qat_checkpoint is not None:
+            receivers["keras_float_qat"] = lambda tx: DeepRxReceiver(tx, qat.model)
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)
         # the gap at coded BER 1e-2 on the denser grid: Keras float and the int8 files
-        gap_receivers = {name: receivers[name] for name in ("keras_float", "tflite_int8", "tflite_int8_qat")
+        gap_receivers = {name: receivers[name] for name in ("keras_float", "tflite_int8", "tflite_int8_qat",
+                                                            "tflite_int8_qat_learned", "keras_float_qat")
                          if name in receivers}
         dense = compare_receivers(link, gap_receivers, gap_sinr_db, batch_size=64,
                                   max_mc_iter=max(1, args.gap_slots // 64), num_target_block_errors=None,

@@ -92,16 +92,19 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if qat_path.is_file():
         from deeprx_tf.qat import quantize_for_training
 
-        qat_model = _load_weights(quantize_for_training(model), qat_path, "QAT weights")
+        qat_model = _load_weights(quantize_for_training(model), qat_path, "QAT weights",
+                                  hint=f"; a {QAT_WEIGHTS} from before deeprx-tf QAT-trained the "
+                                       "batch-norm-folded graph does not load: delete it to use the "
+                                       f"float weights in {WEIGHTS}")
     return Checkpoint(model, config, link_config, meta.get("card", {}), qat_model)
 
 
-def _load_weights(model, path: Path, what: str):
+def _load_weights(model, path: Path, what: str, hint: str = ""):
     try:
         model.load_weights(str(path))
     except (OSError, ValueError) as err:
         raise ValueError(f"checkpoint {what} {path} are corrupt or do not fit the architecture "
-                         f"in {MODEL_JSON}: {str(err).splitlines()[0]}") from None
+                         f"in {MODEL_JSON}: {str(err).splitlines()[0]}{hint}") from None
     return model
 
 

@@ -612,7 +612,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
 #: `deeprx_tf.export.EXPORT_FORMATS` and `CALIBRATION_METHODS`, spelled out so that ``--help``
 #: does not import TensorFlow.
 _EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
-_CALIBRATION_METHODS = ("batch-mean", "minmax")
+_CALIBRATION_METHODS = ("batch-mean", "minmax", "learned")
 
 
 @cli.command()
@@ -630,8 +630,8 @@ _CALIBRATION_METHODS = ("batch-mean", "minmax")
 @click.option("--calibration", type=click.Choice(_CALIBRATION_METHODS), default="batch-mean",
               show_default=True,
               help="int8/edgetpu activation ranges: batch-mean, each tensor's min and max averaged "
-                   "over pairs of slots; minmax, the TFLite converter's over all slots. A QAT "
-                   "checkpoint's learned ranges take precedence.")
+                   "over pairs of slots; minmax, the TFLite converter's over all slots; learned, "
+                   "those a QAT checkpoint (deeprx train --qat) learned in training.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration slots.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out and its .json.")
 def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite, **scenario):
@@ -639,10 +639,12 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
 
     The scenario (grid size, calibration data) is the checkpoint's unless
     --config or the scenario options change it. Writes FILE.tflite and
-    FILE.json; folds the batch normalizations away (not in a QAT model)
-    and, for --format edgetpu, undilates the convolutions, checking each
-    rewrite against the original model; lists every op against the Edge
-    TPU's supported ops and runs edgetpu_compiler where it is installed.
+    FILE.json; folds the batch normalizations away and, for --format
+    edgetpu, undilates the convolutions, checking each rewrite against the
+    original model; lists every op against the Edge TPU's supported ops and
+    runs edgetpu_compiler where it is installed. A QAT checkpoint
+    (deeprx train --qat) exports its float weights, trained in that folded
+    int8 graph.
     """
     from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
     from deeprx_tf.export import export_deeprx, sidecar_path

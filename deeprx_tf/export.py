@@ -8,8 +8,9 @@ the graph rewrites it went through and its Edge TPU op report.
 
 ``float``, ``int8`` and ``edgetpu`` files run the model with its batch
 normalizations folded away (`deeprx_tf.fold`), checked against the
-original before conversion: fewer ops, and in int8 fewer roundings (a
-QAT model keeps the graph it was trained as).
+original before conversion: fewer ops, and in int8 fewer roundings; a
+quantization-aware-trained model was trained in that same graph
+(`deeprx_tf.qat`).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ REWRITE_CHECK_SLOTS = 16
 #: Least share of logit signs the undilated fake-quantized (QAT or calibrated) model must
 #: share with the original one.
 QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
-#: How post-training int8 export sets activation ranges (`export_deeprx`).
-CALIBRATION_METHODS = ("batch-mean", "minmax")
+#: How int8 export sets activation ranges (`export_deeprx`).
+CALIBRATION_METHODS = ("batch-mean", "minmax", "learned")
 
 
 def _check_format(fmt: str) -> None:
@@ -258,24 +259,21 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     metadata : dict, optional
         More entries for the sidecar (for example the source checkpoint).
     qat_model : tf_keras.Model, optional
-        The quantization-aware-trained model (`deeprx_tf.qat`) behind
-        ``model``: the ``int8`` format converts it, with its learned
-        ranges; so does ``edgetpu``, after rewriting it
-        (`deeprx_tf.qat.quantize_rewritten`, checked like the float rewrite
-        but on the logits' signs, since fake quantization rounds the two
-        graphs' sums apart where they fall on a rounding boundary);
-        ``float`` and ``int16x8`` ignore it. Without it the ``float``,
-        ``int8`` and ``edgetpu`` graphs are ``model`` with its batch
-        normalizations folded (`fold_for_export`); a QAT model keeps the
-        graph it was trained as.
-    calibration : "batch-mean" or "minmax"
-        How ``int8`` and ``edgetpu`` without ``qat_model`` set the
-        activation ranges from the calibration slots: ``"batch-mean"``
-        (default), the mean over batches of
-        `deeprx_tf.qat.CALIBRATION_BATCH_SLOTS` slots of each tensor's
-        minimum and maximum (`deeprx_tf.qat.calibrated_for_int8`), or
+        The quantization-aware-trained model (`deeprx_tf.qat`) whose float
+        weights ``model`` holds: what ``calibration="learned"`` converts
+        (``edgetpu`` after rewriting it, `deeprx_tf.qat.quantize_rewritten`,
+        checked like the float rewrite but on the logits' signs, since fake
+        quantization rounds the two graphs' sums apart where they fall on a
+        rounding boundary). The other calibrations, and ``float`` and
+        ``int16x8``, use ``model`` alone.
+    calibration : "batch-mean", "minmax" or "learned"
+        How ``int8`` and ``edgetpu`` set the activation ranges:
+        ``"batch-mean"`` (default), from the calibration slots, the mean
+        over batches of `deeprx_tf.qat.CALIBRATION_BATCH_SLOTS` slots of
+        each tensor's minimum and maximum (`deeprx_tf.qat.calibrated_for_int8`);
         ``"minmax"``, the TFLite converter's minimum and maximum over all
-        slots. ``int16x8`` always uses the converter's.
+        slots; ``"learned"``, the ranges ``qat_model`` learned in training.
+        ``int16x8`` always uses the converter's.
 
     Returns
     -------
@@ -284,7 +282,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     """
     _check_format(fmt)
     if calibration not in CALIBRATION_METHODS:
-        raise ValueError(f"unknown calibration {calibration!r}: use {' or '.join(CALIBRATION_METHODS)}")
+        raise ValueError(f"unknown calibration {calibration!r}: use {', '.join(CALIBRATION_METHODS)}")
+    if calibration == "learned" and qat_model is None and fmt in ("int8", "edgetpu"):
+        raise ValueError("--calibration learned needs a quantization-aware-trained checkpoint "
+                         "(deeprx train --qat); this one has no qat_weights.h5")
     out = Path(out)
     if out.suffix != ".tflite":
         raise ValueError(f"--out must name a .tflite file, got {out}")
@@ -303,31 +304,33 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     # slots to check the rewrites on; beyond float, also the calibration slots
     features = calibration_features(link_config, REWRITE_CHECK_SLOTS if fmt == "float" else num_calibration_slots,
                                     seed)
-    if fmt != "float":
+    if fmt == "float":
+        info["quantization"] = "none"
+    else:
+        # a QAT model's weights, whatever sets the ranges
+        info["quantization"] = ("quantization-aware training" if qat_model is not None and fmt != "int16x8"
+                                else "post-training")
+        ranges = "minmax" if fmt == "int16x8" else calibration
         info["calibration"] = {"num_slots": num_calibration_slots, "seed": seed,
                                "sinr_db": list(link_config.sinr_db),
                                "channel_model": link_config.channel_model,
-                               "num_dmrs_symbols": link_config.num_dmrs_symbols}
-    info["quantization"] = ("none" if fmt == "float" else
-                            "quantization-aware training" if fmt in ("int8", "edgetpu") and qat_model is not None
-                            else "post-training")
-    # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
-    quantized = qat_model if fmt in ("int8", "edgetpu") else None
-    # A QAT model keeps the graph it was trained as. int16x8 keeps the converter's own
-    # folding: in the folded graph its experimental int16 mode stores the bias of the
-    # convolutions with a BN folded in on another scale than the kernel applies (a tiny
-    # model's pointwise_1 got about a third of its bias; LLR signs shared with the Keras
-    # model 0.959, unfolded 0.998).
-    if quantized is None and fmt != "int16x8":
+                               "num_dmrs_symbols": link_config.num_dmrs_symbols,
+                               "ranges": "learned (QAT)" if ranges == "learned" else ranges}
+    # int16x8 keeps the converter's own folding: in the folded graph its experimental int16
+    # mode stores the bias of the convolutions with a BN folded in on another scale than the
+    # kernel applies (a tiny model's pointwise_1 got about a third of its bias; LLR signs
+    # shared with the Keras model 0.959, unfolded 0.998).
+    if fmt != "int16x8":
         model, info["batch_norm_fold"] = fold_for_export(model, features[:REWRITE_CHECK_SLOTS])
-    if fmt in ("int8", "edgetpu") and quantized is None and calibration == "batch-mean":
+    # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
+    quantized = None
+    if fmt in ("int8", "edgetpu") and calibration == "learned":
+        quantized = qat_model
+    elif fmt in ("int8", "edgetpu") and calibration == "batch-mean":
         from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
 
         quantized = calibrated_for_int8(model, features, CALIBRATION_BATCH_SLOTS)
         info["calibration"]["batch_slots"] = CALIBRATION_BATCH_SLOTS
-    if fmt != "float":
-        info["calibration"]["ranges"] = ("learned (QAT)" if info["quantization"] != "post-training"
-                                         else "minmax" if fmt == "int16x8" else calibration)
     if fmt == "edgetpu":
         model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:REWRITE_CHECK_SLOTS])
         if quantized is not None:

@@ -157,3 +157,76 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
     for layer in folded.layers:
         layer.set_weights(weights[layer.name])
     return folded
+
+
+def set_folded_weights(model: keras.Model, folded: keras.Model) -> keras.Model:
+    """Set ``model``'s weights so that `fold_batch_norms` (``model``) computes ``folded``.
+
+    The inverse of folding, for weights trained in the folded graph (for
+    example by quantization-aware training, `deeprx_tf.qat`): a BN folded into
+    the convolution before it becomes the identity (gamma 1, mean 0,
+    variance ``1 - epsilon``) and the convolution takes the folded kernel and
+    bias (the bias goes to the BN's beta if the convolution has none); a BN
+    that became a 1x1 depthwise convolution takes its kernel as gamma and
+    its bias as beta, mean 0, variance ``1 - epsilon``.
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        The unfolded model.
+    folded : tf_keras.Model
+        A model of ``fold_batch_norms(model)``'s architecture.
+
+    Returns
+    -------
+    tf_keras.Model
+        ``model``, its weights set.
+
+    Raises
+    ------
+    ValueError
+        If ``folded`` does not have ``fold_batch_norms(model)``'s layers, or a
+        BN without beta (or gamma) would need one.
+    """
+    kept = {layer.name: layer for layer in folded.layers}
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # the convolution each BN folded away was folded into
+    into = {norm.name: norm.inbound_nodes[0].inbound_layers for norm in norms if norm.name not in kept}
+    missing = [layer.name for layer in model.layers
+               if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+               and layer.name not in kept]
+    if missing:
+        raise ValueError(f"the folded model has no layer {missing[0]}: it is not fold_batch_norms "
+                         "of this model")
+    folded_into = {conv.name for conv in into.values()}
+    for layer in model.layers:
+        if layer.weights and layer.name in kept and layer.name not in folded_into \
+                and not isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights(kept[layer.name].get_weights())
+    for norm in norms:
+        if norm.name in kept:  # became a 1x1 depthwise convolution
+            kernel, bias = kept[norm.name].get_weights()
+            _set_batch_norm(norm, kernel.reshape(-1), bias)
+            continue
+        conv = into[norm.name]
+        kernel, bias = kept[conv.name].get_weights()
+        if conv.use_bias:
+            conv.set_weights([kernel, bias])
+            bias = np.zeros_like(bias)
+        else:
+            conv.set_weights([kernel])
+        _set_batch_norm(norm, np.ones_like(bias), bias)
+    return model
+
+
+def _set_batch_norm(layer: keras.layers.BatchNormalization, scale: np.ndarray, shift: np.ndarray) -> None:
+    """Make a BN compute ``scale * x + shift`` in inference."""
+    values = {"moving_mean": np.zeros_like(scale),
+              "moving_variance": np.full_like(scale, 1.0 - layer.epsilon)}
+    for name, value, default in (("gamma", scale, 1.0), ("beta", shift, 0.0)):
+        if getattr(layer, name) is not None:
+            values[name] = value
+        elif not np.allclose(value, default):
+            raise ValueError(f"layer {layer.name} has no {name} to hold the folded weights")
+    for weight in layer.weights:
+        weight.assign(values[weight.name.split("/")[-1].split(":")[0]].astype(np.float32))

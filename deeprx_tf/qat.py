@@ -1,12 +1,11 @@
 """Quantization-aware training (QAT) of DeepRx with tensorflow-model-optimization.
 
-`quantize_for_training` returns tfmot's QAT model of a DeepRx: every layer
-wrapped with fake int8 quantization, so training learns weights (and
-activation ranges) that survive full-integer int8 export. tfmot's default
-8-bit scheme has no configuration for a BatchNormalization that does not
-follow a convolution, and DeepRx's blocks are pre-activation (BN -> ReLU
--> conv): `BatchNormOutputQuantizeConfig` quantizes such a BN's output and
-leaves its parameters float (the converter folds them into MUL/ADD ops).
+`quantize_for_training` returns tfmot's QAT model of a DeepRx with its batch
+normalizations folded away (`deeprx_tf.fold.fold_batch_norms`): the graph
+every int8 export runs, each layer wrapped with fake int8 quantization, so
+training learns weights that survive the roundings of that graph. (DeepRx's
+blocks are pre-activation, BN -> ReLU -> conv, a BN tfmot's default scheme
+has no configuration for; folded, it is a convolution like the others.)
 
 tfmot starts every activation range at [-6, 6] and moves it towards each
 batch's range by an exponential moving average of decay 0.999, i.e. over
@@ -16,11 +15,15 @@ repairing the damage. `calibrate_activation_ranges` sets every range to
 the moving average's fixed point, measured on the float model, before
 training starts (``deeprx train --qat`` does so).
 
-The QAT model holds copies of the layers (named ``quant_<name>``); a
-checkpoint keeps its float weights in ``weights.h5`` (`copy_float_weights`)
+The QAT model holds copies of the folded layers (named ``quant_<name>``); a
+checkpoint keeps its float weights in ``weights.h5``, written back into the
+unfolded architecture (`copy_float_weights`, `deeprx_tf.fold.set_folded_weights`),
 and the whole QAT state, with the learned ranges, in ``qat_weights.h5``.
-`quantize_rewritten` carries that state over the Edge TPU's dilation
-rewrite, so a QAT checkpoint's ``edgetpu`` export keeps what it learned.
+By default an int8 export of a QAT checkpoint sets its ranges anew from the
+float weights (`calibrated_for_int8`, narrower than tfmot's moving averages
+over training batches); ``--calibration learned`` converts the QAT model
+itself. `quantize_rewritten` carries the QAT state over the Edge TPU's
+dilation rewrite.
 """
 
 from __future__ import annotations
@@ -31,56 +34,29 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
+from deeprx_tf.fold import fold_batch_norms, set_folded_weights
+
 _quant = tfmot.quantization.keras
 
 
-@keras.utils.register_keras_serializable("deeprx")
-class BatchNormOutputQuantizeConfig(_quant.QuantizeConfig):
-    """Fake-quantize a standalone BatchNormalization's output to 8 bits (asymmetric, per tensor)."""
-
-    def get_weights_and_quantizers(self, layer):
-        return []
-
-    def get_activations_and_quantizers(self, layer):
-        return []
-
-    def set_quantize_weights(self, layer, quantize_weights):
-        pass
-
-    def set_quantize_activations(self, layer, quantize_activations):
-        pass
-
-    def get_output_quantizers(self, layer):
-        return [_quant.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
-                                                          narrow_range=False)]
-
-    def get_config(self):
-        return {}
-
-
 def quantize_for_training(model: keras.Model) -> keras.Model:
-    """tfmot's QAT model of a DeepRx (new layers; ``model`` is not changed).
+    """tfmot's QAT model of a DeepRx with its batch normalizations folded (new layers;
+    ``model`` is not changed).
 
     Parameters
     ----------
     model : tf_keras.Model
-        A functional DeepRx (`build_deeprx`), its weights the starting point.
+        A functional DeepRx (`build_deeprx`, or one already folded), its
+        weights the starting point.
 
     Returns
     -------
     tf_keras.Model
-        Same input and output shapes; train it like the float model.
+        The QAT model of `deeprx_tf.fold.fold_batch_norms` (``model``): same
+        input and output shapes, no BatchNormalization; train it like the
+        float model.
     """
-
-    def annotate(layer):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            return _quant.quantize_annotate_layer(layer, BatchNormOutputQuantizeConfig())
-        return _quant.quantize_annotate_layer(layer)
-
-    annotated = keras.models.clone_model(model, clone_function=annotate)
-    annotated.set_weights(model.get_weights())
-    with _quant.quantize_scope({"BatchNormOutputQuantizeConfig": BatchNormOutputQuantizeConfig}):
-        return _quant.quantize_apply(annotated)
+    return _quant.quantize_model(fold_batch_norms(model))
 
 
 # the range variables of a wrapper's activation (not weight) quantizers: name -> end
@@ -120,7 +96,7 @@ def calibrate_activation_ranges(qat_model: keras.Model, model: keras.Model, batc
     qat_model : tf_keras.Model
         `quantize_for_training` (``model``); its range variables are assigned.
     model : tf_keras.Model
-        The float DeepRx it was made from.
+        The float DeepRx it was made from (folded or not).
     batches : iterable
         Feature batches ``[batch, S, F, 4 Nr + 2]`` (or ``(features, target)``
         pairs, as a training dataset gives).
@@ -130,6 +106,7 @@ def calibrate_activation_ranges(qat_model: keras.Model, model: keras.Model, batc
     dict
         ``{layer name: (min, max)}`` as assigned.
     """
+    model = fold_batch_norms(model)  # the graph the QAT model quantizes
     input_name = model.input_names[0]
     ranges = _activation_ranges(qat_model, input_name)
     names = [name for name in ranges if name != input_name]
@@ -215,7 +192,7 @@ def quantize_rewritten(qat_model: keras.Model, rewritten: keras.Model) -> keras.
     For the Edge TPU graph: ``rewritten`` is `deeprx_tf.edgetpu.undilate`
     of the float model holding ``qat_model``'s float weights; the result
     wraps it like `quantize_for_training` and takes every variable of
-    ``qat_model`` (learned ranges, batch-norm statistics, weights) layer by
+    ``qat_model`` (learned ranges, weights) layer by
     layer, except the kernels whose shape the rewrite changed (the
     zero-stuffed ones, kept from ``rewritten``; their ranges are the
     originals', zeros changing no maximum).
@@ -241,22 +218,31 @@ def quantize_rewritten(qat_model: keras.Model, rewritten: keras.Model) -> keras.
 
 
 def copy_float_weights(qat_model: keras.Model, model: keras.Model) -> keras.Model:
-    """Copy the float weights of a `quantize_for_training` model into the plain ``model``.
+    """Write the float weights of a `quantize_for_training` model into the unfolded ``model``.
 
     The QAT wrappers keep the wrapped layers' variables under their
     original names (``conv_in/kernel:0``; a wrapper moves the kernel out of
-    its inner layer), so weights are matched by variable name.
+    its inner layer), so they are matched by variable name into
+    ``fold_batch_norms(model)``, which `deeprx_tf.fold.set_folded_weights`
+    unfolds: each BN of ``model`` then holds its folded scale and shift
+    (mean 0, variance 1 - epsilon) or is the identity.
 
     Returns
     -------
     tf_keras.Model
-        ``model``, every weight equal to the QAT model's of the same name.
+        ``model``, computing what the QAT model's float weights compute.
+
+    Raises
+    ------
+    ValueError
+        If the QAT model was not made from ``model``'s architecture.
     """
+    folded = fold_batch_norms(model)
     qat_weights = {w.name: w for w in qat_model.weights}
-    missing = [w.name for w in model.weights if w.name not in qat_weights]
+    missing = [w.name for w in folded.weights if w.name not in qat_weights]
     if missing:
         raise ValueError(f"the QAT model has no weights named {', '.join(missing[:3])}: "
                          "it was not made from this model's architecture")
-    for weight in model.weights:
+    for weight in folded.weights:
         weight.assign(qat_weights[weight.name])
-    return model
+    return set_folded_weights(model, folded)

@@ -156,6 +156,10 @@ def test_checkpoint_round_trip_and_errors(tmp_path, tiny_config):
     assert loaded.config == TINY and loaded.link_config == tiny_config and loaded.card == {"note": "test"}
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "nothing")
+    # QAT weights of another graph (the unfolded one, as before QAT folded batch norms)
+    model.save_weights(str(tmp_path / "ck" / "qat_weights.h5"), save_format="h5")
+    with pytest.raises(ValueError, match="qat_weights.h5 .*delete it"):
+        load_checkpoint(tmp_path / "ck")
     (tmp_path / "ck" / "weights.h5").write_bytes(b"not hdf5")
     with pytest.raises(ValueError, match="corrupt"):
         load_checkpoint(tmp_path / "ck")

@@ -12,6 +12,7 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker
 from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
 from deeprx_tf.export import CALIBRATION_METHODS, EXPORT_FORMATS, export_deeprx, sidecar_path
+from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrate_activation_ranges, quantize_for_training
@@ -167,30 +168,39 @@ def test_qat_checkpoint_round_trip_and_int8_export(tiny_config, tmp_path):
     qat = quantize_for_training(model)
     sionna_config.seed = 0
     features, target = (t.numpy() for t in LinkBatchMaker(tiny_config)(8, 25.0))
+    calibrate_activation_ranges(qat, model, [features])  # as deeprx train --qat does
     qat.compile(keras.optimizers.Adam(3e-3), loss=masked_bce)
     qat.fit(features, target, batch_size=4, epochs=3, verbose=0)
     save_deeprx(tmp_path / "ck", model, TINY, tiny_config, {"qat": True}, qat)
     loaded = load_checkpoint(tmp_path / "ck")
     assert loaded.qat_model is not None
     np.testing.assert_allclose(loaded.qat_model(features).numpy(), qat(features).numpy(), atol=1e-5)
-    # weights.h5 holds the QAT model's float weights
-    np.testing.assert_array_equal(loaded.model.get_layer("conv_in").get_weights()[0],
-                                  qat.get_layer("quant_conv_in").weights[0].numpy())
-    info = export_deeprx(loaded.model, "int8", tmp_path / "qat.tflite", tiny_config,
-                         num_calibration_slots=8, qat_model=loaded.qat_model)
-    assert info["quantization"] == "quantization-aware training"
-    ops = op_report((tmp_path / "qat.tflite").read_bytes())["ops"]
-    assert all(set(op["output_types"]) == {"INT8"} for op in ops)
-    logits = TFLiteModel(tmp_path / "qat.tflite").predict(features)
-    assert np.mean(np.sign(logits) == np.sign(qat(features).numpy())) > 0.9
-    # the Edge TPU graph carries the QAT state over the dilation rewrite
+    # weights.h5 holds the QAT model's float weights, trained in the folded graph
+    qat_weights = {w.name: w.numpy() for w in qat.weights}
+    for weight in fold_batch_norms(loaded.model).weights:
+        np.testing.assert_allclose(weight.numpy(), qat_weights[weight.name], rtol=1e-5, atol=1e-6)
+    # batch-mean quantizes the float weights anew; learned converts the QAT model
+    references = {"batch-mean": loaded.model(features).numpy(), "learned": qat(features).numpy()}
+    for calibration, reference in references.items():
+        path = tmp_path / f"qat_{calibration}.tflite"
+        info = export_deeprx(loaded.model, "int8", path, tiny_config, num_calibration_slots=8,
+                             qat_model=loaded.qat_model, calibration=calibration)
+        assert info["quantization"] == "quantization-aware training"
+        assert info["calibration"]["ranges"] == {"learned": "learned (QAT)"}.get(calibration, calibration)
+        ops = op_report(path.read_bytes())["ops"]
+        assert all(set(op["output_types"]) == {"INT8"} for op in ops)
+        logits = TFLiteModel(path).predict(features)
+        assert np.mean(np.sign(logits) == np.sign(reference)) > 0.9, calibration
+    # the Edge TPU graph carries the learned QAT state over the dilation rewrite
     info = export_deeprx(loaded.model, "edgetpu", tmp_path / "qat_etpu.tflite", tiny_config,
-                         num_calibration_slots=8, qat_model=loaded.qat_model)
+                         num_calibration_slots=8, qat_model=loaded.qat_model, calibration="learned")
     assert info["quantization"] == "quantization-aware training"
     assert info["dilation_rewrite"]["fake_quant_sign_agreement"] >= 0.999
     assert info["edgetpu_op_report"]["num_mappable"] == info["edgetpu_op_report"]["num_ops"]
     etpu_logits = TFLiteModel(tmp_path / "qat_etpu.tflite").predict(features)
     assert np.mean(np.sign(etpu_logits) == np.sign(logits)) > 0.99
+    with pytest.raises(ValueError, match="learned needs a quantization-aware-trained"):
+        export_deeprx(loaded.model, "int8", tmp_path / "x.tflite", tiny_config, calibration="learned")
 
 
 def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_config):
@@ -198,21 +208,18 @@ def test_calibrated_qat_model_starts_from_the_float_ranges(tiny_model, tiny_conf
     sionna_config.seed = 0
     features = LinkBatchMaker(tiny_config)(8, 25.0)[0].numpy()
     batches = [features[:4], features[4:]]
-    bn = qat.get_layer("quant_block_1/bn_1").layer
-    statistics = [w.numpy() for w in bn.non_trainable_weights]
     assigned = calibrate_activation_ranges(qat, tiny_model, batches)
     # every activation range: the fixed point of tfmot's moving average over these batches
     logits = [tiny_model(b).numpy() for b in batches]
     np.testing.assert_allclose(assigned["head/logits"], (np.mean([min(x.min(), 0) for x in logits]),
                                                          np.mean([max(x.max(), 0) for x in logits])),
                                rtol=1e-5)
-    assert assigned["block_1/relu_1"][0] == 0.0
+    assert assigned["block_1/bn_1"][0] == 0.0  # folded into a depthwise with relu_1 fused
     assert assigned["features"] == (min(features.min(), 0), max(features.max(), 0))
     quantized = {layer.layer.name for layer in qat.layers if hasattr(layer, "layer")}
     assert quantized <= set(assigned)  # no quantized layer left at tfmot's [-6, 6]
-    # the training call that sets the weight ranges leaves the BN statistics alone
-    for before, after in zip(statistics, bn.non_trainable_weights):
-        np.testing.assert_array_equal(before, after.numpy())
+    assert "BatchNormalization" not in {type(layer.layer).__name__ for layer in qat.layers
+                                        if hasattr(layer, "layer")}
     # so the fake-quantized model starts close to the float one, far closer than tfmot's start
     reference = tiny_model(features).numpy()
     error = np.linalg.norm(qat(features).numpy() - reference) / np.linalg.norm(reference)

@@ -1,11 +1,13 @@
 """`deeprx_tf.fold`: batch normalization folded into convolutions, same function, fewer layers."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig
-from deeprx_tf.fold import batch_norm_affine, fold_batch_norms
+from deeprx_tf.fold import batch_norm_affine, fold_batch_norms, set_folded_weights
 from deeprx_tf.model import build_deeprx
 
 
@@ -55,6 +57,29 @@ def test_folded_deeprx_computes_the_same_logits():
     x = features((3, 14, 24, config.num_input_channels))
     reference = model(x).numpy()
     np.testing.assert_allclose(folded(x).numpy(), reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
+
+
+def test_folded_weights_write_back_into_the_unfolded_model():
+    keras.utils.set_random_seed(2)
+    config = DeepRxConfig().scaled(0.0625)
+    model = randomize_batch_norms(build_deeprx(config))
+    folded = fold_batch_norms(model)
+    # weights trained in the folded graph: anything, not a fold of model's
+    rng = np.random.default_rng(3)
+    folded.set_weights([w + rng.normal(0, 0.1, w.shape).astype(np.float32) for w in folded.get_weights()])
+    target = build_deeprx(config)
+    set_folded_weights(target, folded)
+    x = features((3, 14, 24, config.num_input_channels))
+    reference = folded(x).numpy()
+    np.testing.assert_allclose(target(x).numpy(), reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
+    # and folding it again gives the folded weights back
+    for layer in fold_batch_norms(target).layers:
+        for mine, theirs in zip(layer.get_weights(), folded.get_layer(layer.name).get_weights()):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no layer"):
+        deeper = dataclasses.replace(config, block_filters=(*config.block_filters, 8),
+                                     block_dilations=(*config.block_dilations, (1, 1)))
+        set_folded_weights(build_deeprx(deeper), folded)
 
 
 def test_fold_keeps_what_it_cannot_fold_exactly():
