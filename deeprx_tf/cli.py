@@ -662,7 +662,10 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
     if info["input"]["dtype"] != "float32":
         io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "
                f"zero point {info['output']['zero_point']})")
-    click.echo(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB, {io}, {info['quantization']}) "
+    quantization = info["quantization"]
+    if "calibration" in info:
+        quantization += f", {info['calibration']['ranges']} ranges"
+    click.echo(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB, {io}, {quantization}) "
                f"in {time.monotonic() - start:.0f} s")
     report = info["edgetpu_op_report"]
     summary = f"Edge TPU ops: {report['num_mappable']} of {report['num_ops']} mappable"
