@@ -227,10 +227,14 @@ def copy_float_weights(qat_model: keras.Model, model: keras.Model) -> keras.Mode
     unfolds: each BN of ``model`` then holds its folded scale and shift
     (mean 0, variance 1 - epsilon) or is the identity.
 
+    In inference ``model`` then computes what the QAT model's float weights
+    compute; trained again in float (without QAT), its BNs would normalize
+    by batch statistics from the first step, as any BN does.
+
     Returns
     -------
     tf_keras.Model
-        ``model``, computing what the QAT model's float weights compute.
+        ``model``, its weights set.
 
     Raises
     ------
