@@ -27,8 +27,9 @@ measures on the CPU, for the Keras model and each file:
   gap at uncoded and at coded BER 1e-2 where both curves reach it;
 - the gap at coded BER 1e-2 again on a denser grid around it (--gap-sinr,
   --gap-slots per point; Keras float against the int8 files and the QAT
-  checkpoint's float model; edgetpu is int8 bit for bit), read two ways: where each curve crosses 1e-2, and
-  the shift of parallel least-squares lines through all its points
+  checkpoint's float model; edgetpu is int8 bit for bit), read two ways:
+  where each curve crosses 1e-2, and the shift of parallel least-squares
+  lines through all its points
   (`link_sim.metrics.sinr_shift_db`), which a flat (floor-like) curve's
   Monte-Carlo noise moves less.
 

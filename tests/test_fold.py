@@ -76,10 +76,10 @@ def test_folded_weights_write_back_into_the_unfolded_model():
     for layer in fold_batch_norms(target).layers:
         for mine, theirs in zip(layer.get_weights(), folded.get_layer(layer.name).get_weights()):
             np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    deeper = build_deeprx(dataclasses.replace(config, block_filters=(*config.block_filters, 8),
+                                              block_dilations=(*config.block_dilations, (1, 1))))
     with pytest.raises(ValueError, match="no layer"):
-        deeper = dataclasses.replace(config, block_filters=(*config.block_filters, 8),
-                                     block_dilations=(*config.block_dilations, (1, 1)))
-        set_folded_weights(build_deeprx(deeper), folded)
+        set_folded_weights(deeper, folded)
 
 
 def test_fold_keeps_what_it_cannot_fold_exactly():
