@@ -126,7 +126,7 @@ def calibrate_activation_ranges(qat_model: keras.Model, model: keras.Model, batc
     if input_name in ranges:
         assigned[input_name] = (min(in_low, 0.0), max(in_high, 0.0))
     # the weight quantizers take their ranges from the weights in a training call only;
-    # make one, and undo what else it changes (BN statistics, steps, activation ranges)
+    # make one, and undo what else it changes (step counters, activation ranges)
     weight_ranges = {w.ref() for w in _weight_ranges(qat_model, ranges)}
     kept = [(w, w.numpy()) for w in qat_model.non_trainable_weights if w.ref() not in weight_ranges]
     qat_model(features, training=True)
