@@ -19,15 +19,24 @@ PAPER_NUM_SUBCARRIERS, NUM_OFDM_SYMBOLS = 312, 14
 
 DILATION_ORDERS = ("time_frequency", "frequency_time")
 
+#: Interpolations of the least-squares DMRS channel estimate that DeepRx can take
+#: as extra input (`DeepRxConfig.ls_interpolation`): Sionna's nearest-neighbour
+#: and linear ones (`sionna.phy.nr.PUSCHLSChannelEstimator`).
+LS_INTERPOLATIONS = ("nn", "lin")
+
 
 @dataclasses.dataclass(frozen=True)
 class DeepRxConfig:
     """Architecture of a fully convolutional DeepRx.
 
-    Input ``[batch, num_ofdm_symbols, num_subcarriers, 4 * num_rx_ant + 2]``
-    (real and imaginary parts of Y, of the DMRS grid Xp and of the raw LS
-    estimate Y * conj(Xp)); output one logit per bit per resource element,
-    ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
+    Input ``[batch, num_ofdm_symbols, num_subcarriers, num_input_channels]``:
+    the real and imaginary parts of Y, of the DMRS grid Xp and of the raw LS
+    estimate Y * conj(Xp) (``4 * num_rx_ant + 2`` channels, the published
+    DeepRx's inputs), then, if enabled, ``log10`` of the noise variance
+    (``noise_input``) and the real and imaginary parts of the LS channel
+    estimate interpolated over the grid (``ls_interpolation``; see
+    `deeprx_tf.features.GridLayout`). Output one logit per bit per resource
+    element, ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
 
     Parameters
     ----------
@@ -47,6 +56,15 @@ class DeepRxConfig:
         2 OFDM symbols by 3 subcarriers.
     depth_multiplier : int
         Depth multiplier of the depthwise convolutions.
+    noise_input : bool
+        Add ``log10(no)`` (noise plus interference variance per resource
+        element) as an input channel, as Sionna's neural receiver tutorial
+        does. Not in the published DeepRx.
+    ls_interpolation : None, "nn" or "lin"
+        Add the LS channel estimate at the DMRS interpolated over the whole
+        grid (one complex value per receive antenna), as NVIDIA's neural
+        receiver does; Sionna's interpolation of that name. Not in the
+        published DeepRx.
     """
 
     num_rx_ant: int = 2
@@ -56,6 +74,8 @@ class DeepRxConfig:
     block_dilations: tuple[tuple[int, int], ...] = PAPER_BLOCK_DILATIONS
     dilation_order: str = "time_frequency"
     depth_multiplier: int = 2
+    noise_input: bool = False
+    ls_interpolation: str | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise JSON lists to tuples once
@@ -75,6 +95,11 @@ class DeepRxConfig:
                              f"block_filters {len(self.block_filters)}: give one per block")
         if any(d < 1 for pair in self.block_dilations for d in pair):
             raise ValueError("dilations must be positive")
+        if not isinstance(self.noise_input, bool):
+            raise ValueError(f"noise_input must be true or false, got {self.noise_input!r}")
+        if self.ls_interpolation is not None and self.ls_interpolation not in LS_INTERPOLATIONS:
+            raise ValueError(f"ls_interpolation must be null or one of {LS_INTERPOLATIONS}, "
+                             f"got {self.ls_interpolation!r}")
         if self.dilation_order not in DILATION_ORDERS:
             raise ValueError(f"dilation_order must be one of {DILATION_ORDERS}, got {self.dilation_order!r}")
 
@@ -134,8 +159,14 @@ class DeepRxConfig:
     # --------------------------------------------------------------- properties
     @property
     def num_input_channels(self) -> int:
-        """``4 * num_rx_ant + 2``: Y, Xp and Y * conj(Xp), real and imaginary."""
-        return 4 * self.num_rx_ant + 2
+        """``4 * num_rx_ant + 2`` (Y, Xp and Y * conj(Xp), real and imaginary), plus 1 with
+        ``noise_input`` and ``2 * num_rx_ant`` with ``ls_interpolation``."""
+        return (4 * self.num_rx_ant + 2 + int(self.noise_input)
+                + (2 * self.num_rx_ant if self.ls_interpolation else 0))
+
+    def feature_options(self) -> dict[str, Any]:
+        """The optional inputs, as `deeprx_tf.features.GridLayout` takes them."""
+        return {"noise_input": self.noise_input, "ls_interpolation": self.ls_interpolation}
 
     def macs_per_re(self) -> int:
         """Multiply-accumulates per resource element, from the layer shapes.

@@ -2,7 +2,8 @@
 
 Each example is ``(features, target)``:
 
-- ``features`` : [num_ofdm_symbols, num_subcarriers, 4 * num_rx_ant + 2], tf.float32
+- ``features`` : [num_ofdm_symbols, num_subcarriers, num_input_channels], tf.float32
+  (`DeepRxConfig.num_input_channels`: ``4 * num_rx_ant + 2`` for the published inputs)
 - ``target`` : [num_ofdm_symbols, num_subcarriers, num_bits_per_symbol + 1], tf.float32,
   the coded bits of each data resource element followed by the data mask
   (1 at data REs, 0 at DMRS and empty REs). Packing the mask into the
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config as sionna_config
 
+from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from link_sim import LinkConfig, LinkSimulator
 
@@ -41,18 +43,22 @@ class LinkBatchMaker:
     ----------
     config : LinkConfig
         The scenario (its channel model and DMRS count are used as given).
+    model_config : DeepRxConfig or None
+        The model the features are for (its optional inputs); `None`: the
+        published DeepRx's inputs.
     """
 
-    def __init__(self, config: LinkConfig):
+    def __init__(self, config: LinkConfig, model_config: DeepRxConfig | None = None):
         self.config = config
         # the receiver is not used: only `transmit` runs
         self.simulator = LinkSimulator(config, receiver="perfect-csi")
-        self.layout = GridLayout(self.simulator.transmitter)
+        options = model_config.feature_options() if model_config is not None else {}
+        self.layout = GridLayout(self.simulator.transmitter, **options)
         self._make = tf.function(self._make_batch)
 
     def _make_batch(self, batch_size, sinr_db):
         batch = self.simulator.transmit(batch_size, sinr_db)
-        features = self.layout.features(batch.y)
+        features = self.layout.features(batch.y, batch.no)
         labels = self.layout.bits_to_grid(batch.c)
         # [S, F] -> [batch, S, F, 1]
         mask = tf.broadcast_to(self.layout.data_mask[None, :, :, None], tf.shape(labels[..., :1]))
@@ -63,14 +69,16 @@ class LinkBatchMaker:
         return self._make(batch_size, tf.cast(sinr_db, tf.float32))
 
 
-def _makers(config: LinkConfig, channel_models: Sequence[str], dmrs_symbols: Sequence[int]):
-    return [LinkBatchMaker(config.replace(channel_model=m, num_dmrs_symbols=d))
+def _makers(config: LinkConfig, channel_models: Sequence[str], dmrs_symbols: Sequence[int],
+            model_config: DeepRxConfig | None):
+    return [LinkBatchMaker(config.replace(channel_model=m, num_dmrs_symbols=d), model_config)
             for m in channel_models for d in dmrs_symbols]
 
 
 def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
                      channel_models: Sequence[str] = TRAIN_CHANNEL_MODELS,
-                     dmrs_symbols: Sequence[int] = (1, 2), prefetch: int = 4) -> tf.data.Dataset:
+                     dmrs_symbols: Sequence[int] = (1, 2), prefetch: int = 4,
+                     model_config: DeepRxConfig | None = None) -> tf.data.Dataset:
     """An endless, reproducible `tf.data.Dataset` of training batches.
 
     Each batch comes from one (channel model, DMRS count) pair drawn at
@@ -79,14 +87,15 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     gives the same batches, provided nothing else draws from Sionna's
     random generator meanwhile. Batches are generated ahead (``prefetch``)
     on a background thread, so the model, not the generator, sets the pace
-    where the CPU allows.
+    where the CPU allows. ``model_config`` says which inputs the features
+    hold (see `LinkBatchMaker`).
 
     Returns
     -------
     tf.data.Dataset
-        Elements ``(features [batch, S, F, 4 Nr + 2], target [batch, S, F, bits + 1])``.
+        Elements ``(features [batch, S, F, num_input_channels], target [batch, S, F, bits + 1])``.
     """
-    makers = _makers(config, channel_models, dmrs_symbols)
+    makers = _makers(config, channel_models, dmrs_symbols, model_config)
     lo, hi = config.sinr_db
     layout = makers[0].layout
 
@@ -99,26 +108,28 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
             yield maker(batch_size, sinr)
 
     bits = layout.num_bits_per_symbol
-    spec = (tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size,
-                           4 * config.num_rx_ant + 2], tf.float32),
+    num_channels = (model_config or DeepRxConfig(num_rx_ant=config.num_rx_ant)).num_input_channels
+    spec = (tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, num_channels],
+                          tf.float32),
             tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, bits + 1], tf.float32))
     return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(prefetch)
 
 
 def validation_sets(config: LinkConfig, sinr_db: Sequence[float], num_slots: int, seed: int = 1,
                     channel_models: Sequence[str] = VALIDATION_CHANNEL_MODELS,
-                    dmrs_symbols: Sequence[int] = (1, 2), batch_size: int = 32) -> dict[float, tuple]:
+                    dmrs_symbols: Sequence[int] = (1, 2), batch_size: int = 32,
+                    model_config: DeepRxConfig | None = None) -> dict[float, tuple]:
     """Fixed validation data per SINR point, generated once (the same for every epoch).
 
     ``num_slots`` per SINR point are split evenly over the (channel model,
-    DMRS count) pairs.
+    DMRS count) pairs; ``model_config`` says which inputs the features hold.
 
     Returns
     -------
     dict
         SINR [dB] -> ``(features, target)`` numpy arrays.
     """
-    makers = _makers(config, channel_models, dmrs_symbols)
+    makers = _makers(config, channel_models, dmrs_symbols, model_config)
     per_maker = max(1, num_slots // len(makers))
     sionna_config.seed = seed
     batch_size = min(batch_size, per_maker)

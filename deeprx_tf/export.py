@@ -25,6 +25,7 @@ import tf_keras as keras
 
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.fold import fold_batch_norms
+from deeprx_tf.layers import with_keras_layers
 from link_sim import LinkConfig
 from link_sim.results import write_atomic, write_json
 
@@ -162,6 +163,7 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
         ``[1, S, F, bits]``, float32 or int8.
     """
     _check_format(fmt)
+    model = with_keras_layers(model)  # the converter's own kernels, not grouped convolutions
     spec = tf.TensorSpec([1, *grid_shape, model.input_shape[-1]], tf.float32, name="features")
     function = tf.function(lambda features: model(features, training=False), input_signature=[spec])
     # The converter saves its trackable as a SavedModel first; the Keras model itself would

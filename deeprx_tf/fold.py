@@ -29,6 +29,8 @@ import copy
 import numpy as np
 import tf_keras as keras
 
+from deeprx_tf.layers import with_keras_layers
+
 _CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D")
 
 
@@ -84,8 +86,8 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
     Returns
     -------
     tf_keras.Model
-        A new model, same inputs and outputs, weights set, no
-        BatchNormalization layers: a BN folded into the convolution before it
+        A new model of Keras' own layer classes (`deeprx_tf.layers.with_keras_layers`),
+        same inputs and outputs, weights set, no BatchNormalization layers: a BN folded into the convolution before it
         disappears (the convolution keeps its name), any other becomes a 1x1
         ``DepthwiseConv2D`` of the BN's name, and a ReLU fused into either
         disappears. Equal to ``model`` up to float32 rounding (summation
@@ -97,6 +99,7 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
         If a layer is called more than once or a BN normalizes another axis
         than the last.
     """
+    model = with_keras_layers(model)
     config = copy.deepcopy(model.get_config())
     entries = {entry["name"]: entry for entry in config["layers"]}
     readers: dict[str, list[str]] = {name: [] for name in entries}

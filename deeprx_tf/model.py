@@ -7,6 +7,7 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.layers import GroupedDepthwiseConv2D
 
 
 def _dilation(config: DeepRxConfig, pair: tuple[int, int]) -> tuple[int, int]:
@@ -28,8 +29,9 @@ def _residual_block(x, index: int, filters: int, dilation: tuple[int, int], dept
     for part in (1, 2):
         x = keras.layers.BatchNormalization(name=f"{name}/bn_{part}")(x)
         x = keras.layers.ReLU(name=f"{name}/relu_{part}")(x)
-        x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=depth_multiplier,
-                                         dilation_rate=dilation, name=f"{name}/depthwise_{part}")(x)
+        # Keras' DepthwiseConv2D, dilated ones computed without SpaceToBatchND (deeprx_tf.layers)
+        x = GroupedDepthwiseConv2D(3, padding="same", depth_multiplier=depth_multiplier,
+                                   dilation_rate=dilation, name=f"{name}/depthwise_{part}")(x)
         x = keras.layers.Conv2D(filters, 1, name=f"{name}/pointwise_{part}")(x)
     return keras.layers.Add(name=f"{name}/add")([shortcut, x])
 

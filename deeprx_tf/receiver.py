@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import dataclasses
+
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.nr import TBDecoder
 
+from deeprx_tf.checkpoint import Checkpoint
+from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from link_sim.transmitter import tb_encoder_of
 
@@ -24,19 +28,25 @@ class DeepRxReceiver(Block):
     ----------
     pusch_transmitter : sionna.phy.nr.PUSCHTransmitter
         The link's transmitter (one UE, one layer).
-    model : tf_keras.Model
-        A DeepRx model (`build_deeprx`) whose input has ``4 * num_rx_ant + 2``
-        channels and whose output has one logit per bit of the link's
-        modulation.
+    model : tf_keras.Model or Checkpoint
+        A DeepRx model (`build_deeprx`) whose output has one logit per bit
+        of the link's modulation, or a loaded checkpoint
+        (`deeprx_tf.load_checkpoint`), which brings its ``config``.
     return_tb_crc_status : bool
         Also return the transport block CRC status.
+    config : DeepRxConfig, optional
+        The model's architecture, for its optional inputs (noise variance,
+        interpolated LS estimate); without it (and without a checkpoint),
+        the model takes the published DeepRx's ``4 * num_rx_ant + 2``
+        input channels.
 
     Input
     -----
     y : [batch_size, 1, num_rx_ant, num_ofdm_symbols, fft_size], tf.complex64
         Received post-FFT grid.
     no : scalar or [batch_size], tf.float32
-        Noise variance; DeepRx, like the published model, does not use it.
+        Noise (plus interference) variance; used only by a model with
+        `DeepRxConfig.noise_input` (the published DeepRx does not take it).
 
     Output
     ------
@@ -47,9 +57,12 @@ class DeepRxReceiver(Block):
     """
 
     def __init__(self, pusch_transmitter, model, return_tb_crc_status: bool = False,
-                 precision=None, **kwargs):
+                 config: DeepRxConfig | None = None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
-        self._layout = GridLayout(pusch_transmitter)
+        if isinstance(model, Checkpoint):
+            model, config = model.model, model.config
+        self._config = config
+        self._layout = GridLayout(pusch_transmitter, **(config.feature_options() if config else {}))
         num_bits = model.output_shape[-1]
         if num_bits != self._layout.num_bits_per_symbol:
             raise ValueError(
@@ -73,11 +86,15 @@ class DeepRxReceiver(Block):
     def compute_llr(self, y, no=None, h=None):
         """Coded-bit LLRs ``[batch_size, 1, num_coded_bits]``, tf.float32 (positive: bit 1)."""
         num_rx_ant = y.shape[2]
-        if num_rx_ant is not None and 4 * num_rx_ant + 2 != self._num_input_channels:
-            raise ValueError(
-                f"the DeepRx model expects {(self._num_input_channels - 2) // 4} receive antennas "
-                f"but the link has {num_rx_ant}; use a model trained for this antenna count")
-        logits = self._model(self._layout.features(y), training=False)
+        if num_rx_ant is not None:
+            expected = dataclasses.replace(self._config or DeepRxConfig(), num_rx_ant=num_rx_ant)
+            if expected.num_input_channels != self._num_input_channels:
+                raise ValueError(
+                    f"the DeepRx model takes {self._num_input_channels} input channels, not the "
+                    f"{expected.num_input_channels} of its features for {num_rx_ant} receive antennas: "
+                    "use a model trained for this antenna count, and give a model with optional "
+                    "inputs as its checkpoint (or with config=)")
+        logits = self._model(self._layout.features(y, no), training=False)
         return self._layout.grid_to_llr(tf.cast(logits, tf.float32))
 
     def call(self, y, no=None, h=None):

@@ -301,10 +301,10 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     write_json(out / RUNS_FILE, runs)
     data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
                             channel_models=train_config.channel_models,
-                            dmrs_symbols=train_config.dmrs_symbols)
+                            dmrs_symbols=train_config.dmrs_symbols, model_config=model_config)
     val = ValidationGeometricMeanBER(validation_sets(
         link_config, train_config.validation_sinr_db, train_config.validation_slots,
-        seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols))
+        seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols, model_config=model_config))
     with dist.scope():
         model = build_deeprx(model_config)
         if init_from is not None:
