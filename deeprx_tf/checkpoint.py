@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,6 +22,64 @@ FORMAT = "deeprx-tf/1"
 MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingDomain:
+    """The slots a checkpoint's (last) training stage drew: where it is known to work.
+
+    Parameters
+    ----------
+    channel_models : tuple of str
+        Channel models of the training data.
+    dmrs_symbols : tuple of int
+        DMRS symbol counts of the training data.
+    mcs_index : int
+        MCS index (256-QAM table) of the training link.
+    sinr_db : (float, float)
+        SINR range [dB] of the training data.
+    """
+
+    channel_models: tuple[str, ...]
+    dmrs_symbols: tuple[int, ...]
+    mcs_index: int
+    sinr_db: tuple[float, float]
+
+    @classmethod
+    def from_card(cls, card: dict, link_config: LinkConfig) -> "TrainingDomain | None":
+        """The domain a model card and its training scenario describe; `None` if the card
+        does not say how the model was trained (a hand-made checkpoint)."""
+        train = card.get("train") if isinstance(card, dict) else None
+        if not isinstance(train, dict) or not {"channel_models", "dmrs_symbols"} <= set(train):
+            return None
+        return cls(tuple(train["channel_models"]), tuple(int(d) for d in train["dmrs_symbols"]),
+                   link_config.mcs_index, tuple(link_config.sinr_db))
+
+    def unfamiliar(self, channel_model: str | None = None, num_dmrs_symbols: int | None = None,
+                   mcs_index: int | None = None, sinr_db=()) -> list[str]:
+        """One sentence for each given property of a link the model never trained on.
+
+        Parameters
+        ----------
+        channel_model, num_dmrs_symbols, mcs_index : optional
+            The link's; `None` is not checked.
+        sinr_db : iterable of float
+            SINR points [dB] the model will be used at.
+        """
+        notes = []
+        if channel_model is not None and channel_model not in self.channel_models:
+            notes.append(f"channel model {channel_model} (trained on {', '.join(self.channel_models)})")
+        if num_dmrs_symbols is not None and num_dmrs_symbols not in self.dmrs_symbols:
+            trained = " and ".join(str(d) for d in self.dmrs_symbols)
+            notes.append(f"{num_dmrs_symbols} DMRS symbol(s) (trained on {trained})")
+        if mcs_index is not None and mcs_index != self.mcs_index:
+            notes.append(f"MCS {mcs_index} (trained at MCS {self.mcs_index})")
+        lo, hi = self.sinr_db
+        outside = [float(s) for s in sinr_db if not lo <= float(s) <= hi]
+        if outside:
+            points = ", ".join(f"{s:g}" for s in outside)
+            notes.append(f"SINR {points} dB (trained at {lo:g} to {hi:g} dB)")
+        return notes
+
+
 class Checkpoint(NamedTuple):
     """A loaded checkpoint."""
 
@@ -29,6 +88,11 @@ class Checkpoint(NamedTuple):
     link_config: LinkConfig
     card: dict
     qat_model: object = None  # the quantization-aware-trained model, if the checkpoint has one
+
+    @property
+    def training_domain(self) -> TrainingDomain | None:
+        """Where the model was trained (`TrainingDomain`), if its card says."""
+        return TrainingDomain.from_card(self.card, self.link_config)
 
 
 def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_config: LinkConfig,

@@ -90,8 +90,11 @@ def scenario_from_options(config_path, channel, num_prb, num_rx_ant, num_tx_ant,
     return scenario
 
 
-def receiver_specs(names, checkpoint, scenario) -> dict:
-    """Receiver names (and a DeepRx checkpoint) to what `LinkSimulator` takes as ``receiver``."""
+def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
+    """Receiver names (and a DeepRx checkpoint) to what `LinkSimulator` takes as ``receiver``.
+
+    A DeepRx checkpoint used where it never trained (channel model, DMRS count,
+    MCS, SINR points ``sinr_db``) gets one warning line per mismatch on stderr."""
     from link_sim.receivers import BASELINE_RECEIVERS
 
     specs = {}
@@ -109,7 +112,13 @@ def receiver_specs(names, checkpoint, scenario) -> dict:
                 path = checkpoint if checkpoint is not None else shipped_checkpoint()
             loaded = load_checkpoint(path)
             check_fits_scenario(loaded.config, scenario)
-            specs[name] = lambda tx, model=loaded.model: DeepRxReceiver(tx, model)
+            domain = loaded.training_domain
+            if domain is not None:
+                for note in domain.unfamiliar(scenario.channel_model, scenario.num_dmrs_symbols,
+                                              scenario.mcs_index, sinr_db):
+                    click.echo(f"warning: {name} ({path}) never trained on {note}", err=True)
+            # the model and its config, not the checkpoint: the warnings above are the receiver's
+            specs[name] = lambda tx, m=loaded.model, c=loaded.config: DeepRxReceiver(tx, m, config=c)
         elif name.startswith("tflite:"):
             from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 
@@ -169,7 +178,7 @@ def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_b
 
     grid = parse_sinr_grid(sinr_grid)
     out = prepare_output_dir(out_dir, SIMULATE_OUTPUTS, overwrite)
-    specs = receiver_specs(receivers, checkpoint, scenario)
+    specs = receiver_specs(receivers, checkpoint, scenario, grid)
 
     from link_sim.compare import compare_receivers
 

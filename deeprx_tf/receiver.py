@@ -5,6 +5,7 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import dataclasses
+import warnings
 
 import tensorflow as tf
 from sionna.phy import Block
@@ -14,6 +15,22 @@ from deeprx_tf.checkpoint import Checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from link_sim.transmitter import tb_encoder_of
+
+
+def _warn_if_unfamiliar(checkpoint: Checkpoint, pusch_transmitter) -> None:
+    """Warn once if the link's DMRS count, MCS or channel model (where the transmitter
+    knows it) is one the checkpoint never trained on."""
+    domain = checkpoint.training_domain
+    if domain is None:
+        return
+    link = getattr(pusch_transmitter, "link_config", None)  # a link_sim.LinkTransmitter knows it
+    pusch_config = pusch_transmitter._pusch_config  # what Sionna's own PUSCHReceiver reads
+    notes = domain.unfamiliar(channel_model=link.channel_model if link is not None else None,
+                              num_dmrs_symbols=pusch_config.dmrs.length * (pusch_config.dmrs.additional_position + 1),
+                              mcs_index=pusch_config.tb.mcs_index)
+    if notes:
+        warnings.warn(f"this DeepRx never trained on {'; '.join(notes)}: expect a higher BER "
+                      "than its model card reports", UserWarning, stacklevel=3)
 
 
 class DeepRxReceiver(Block):
@@ -34,6 +51,8 @@ class DeepRxReceiver(Block):
         (`deeprx_tf.load_checkpoint`), which brings its ``config``.
     return_tb_crc_status : bool
         Also return the transport block CRC status.
+        A checkpoint also warns (`UserWarning`) when the link has a DMRS
+        count, MCS or channel model it never trained on.
     config : DeepRxConfig, optional
         The model's architecture, for its optional inputs (noise variance,
         interpolated LS estimate); without it (and without a checkpoint),
@@ -60,6 +79,7 @@ class DeepRxReceiver(Block):
                  config: DeepRxConfig | None = None, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if isinstance(model, Checkpoint):
+            _warn_if_unfamiliar(model, pusch_transmitter)
             model, config = model.model, model.config
         self._config = config
         self._layout = GridLayout(pusch_transmitter, **(config.feature_options() if config else {}))

@@ -100,6 +100,12 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
     two = json.loads((tmp_path / "two" / "results.json").read_text())["receivers"]
     assert list(two) == [f"deeprx:{ckpt}", "deeprx"]
     assert report["receivers"]["deeprx"]["points"][0]["uncoded_bits"] > 0
+    # a scenario the checkpoint never trained on: one warning line per mismatch, then the results
+    capsys.readouterr()
+    main(["simulate", *TINY, "--num-dmrs-symbols", "2", "--receiver", "deeprx", "--checkpoint", str(ckpt),
+          "--out", str(tmp_path / "dmrs2")])
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "2 DMRS symbol(s) (trained on 1)" in warned[0]
     # the checkpoint does not fit a 4-antenna scenario
     code, _, err = run(["simulate", *TINY, "--num-rx-ant", "4", "--receiver", "deeprx", "--checkpoint",
                         str(ckpt), "--out", str(tmp_path / "s2")], capsys)

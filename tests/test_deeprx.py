@@ -270,3 +270,25 @@ def test_mirrored_training_on_two_logical_cpus(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and np.isfinite(result["loss"])
     assert load_checkpoint(tmp_path / "ck").card["num_replicas"] == 2
+
+
+def test_checkpoint_warns_where_it_never_trained(tiny_config, tmp_path):
+    card = {"train": {"channel_models": ["TDL-C"], "dmrs_symbols": [1]}}
+    trained_on = tiny_config.replace(sinr_db=(10.0, 30.0))
+    save_checkpoint(tmp_path, build_deeprx(TINY), TINY, trained_on, card)
+    ckpt = load_checkpoint(tmp_path)
+    domain = ckpt.training_domain
+    assert domain.unfamiliar("TDL-C", 1, trained_on.mcs_index, [10, 20, 30]) == []
+    notes = domain.unfamiliar("CDL-A", 2, 22, [5, 20, 35])
+    assert [n.split(" ")[0] for n in notes] == ["channel", "2", "MCS", "SINR"]
+    assert "5, 35 dB" in notes[3]
+    two_dmrs = LinkTransmitter(tiny_config.replace(num_dmrs_symbols=2))
+    with pytest.warns(UserWarning, match=r"2 DMRS symbol\(s\) \(trained on 1\)"):
+        DeepRxReceiver(two_dmrs, ckpt)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DeepRxReceiver(LinkTransmitter(tiny_config), ckpt)  # its own scenario: silent
+    # a hand-made checkpoint does not say where it trained: no domain, no warning
+    save_checkpoint(tmp_path / "bare", build_deeprx(TINY), TINY, trained_on, {})
+    assert load_checkpoint(tmp_path / "bare").training_domain is None
