@@ -75,8 +75,8 @@ def main():
 
     def make_receivers():
         receivers = {"lmmse": LMMSEReceiver(tx)}
-        for name, (_, model) in models.items():
-            receivers[f"deeprx_{name}"] = DeepRxReceiver(tx, model)
+        for name, (config, model) in models.items():
+            receivers[f"deeprx_{name}"] = DeepRxReceiver(tx, model, config=config)
         for rx in receivers.values():
             # one eager call first: Sionna's CRC blocks build lazily, and a build inside one
             # tf.function would leave tensors that a second function cannot use
@@ -89,9 +89,8 @@ def main():
             fn = tf.function(lambda y, no, rx=rx: rx(y, no), jit_compile=jit)
             rates[f"{name}/{mode}"] = best_rate(fn, (batch.y, batch.no), args.batch_size, args.iters,
                                                 args.repeats)
-    layout = GridLayout(tx)
     for name, (config, model) in models.items():
-        features = layout.features(batch.y)
+        features = GridLayout(tx, **config.feature_options()).features(batch.y, batch.no)
         for mode, jit in (("graph", False), ("xla", True)):
             fn = tf.function(lambda f, model=model: model(f, training=False), jit_compile=jit)
             net_rates[f"{name}/{mode}"] = best_rate(fn, (features,), args.batch_size, args.iters,

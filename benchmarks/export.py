@@ -159,7 +159,7 @@ def main():
         for fmt in EXPORT_FORMATS:
             start = time.perf_counter()
             files[fmt] = Path(tmp) / f"deeprx_{fmt}.tflite"
-            info = export_deeprx(loaded.model, fmt, files[fmt], link,
+            info = export_deeprx(loaded.model, fmt, files[fmt], link, model_config=loaded.config,
                                  num_calibration_slots=args.calibration_slots, seed=0)
             exports[fmt] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
                             "export_seconds": time.perf_counter() - start,
@@ -168,6 +168,7 @@ def main():
         # the converter's own calibration (min and max over all slots), for comparison
         files["int8_minmax"] = Path(tmp) / "deeprx_int8_minmax.tflite"
         info = export_deeprx(loaded.model, "int8", files["int8_minmax"], link, seed=0,
+                             model_config=loaded.config,
                              num_calibration_slots=args.calibration_slots, calibration="minmax")
         exports["int8_minmax"] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"]}
         if args.qat_checkpoint is not None:
@@ -179,6 +180,7 @@ def main():
                                            ("int8", "learned", "int8_qat_learned")):
                 files[name] = Path(tmp) / f"deeprx_{name}.tflite"
                 info = export_deeprx(qat.model, fmt, files[name], link, seed=0, calibration=calibration,
+                                     model_config=qat.config,
                                      num_calibration_slots=args.calibration_slots, qat_model=qat.qat_model)
                 exports[name] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
                                  "checkpoint": str(args.qat_checkpoint), "calibration": info["calibration"],
@@ -186,7 +188,7 @@ def main():
         tflite = {fmt: TFLiteModel(path) for fmt, path in files.items()}
 
         # latency per slot, batch 1, on the same slots (features from the link, other seed)
-        features = calibration_features(link, args.latency_slots, seed=1)
+        features = calibration_features(link, args.latency_slots, seed=1, model_config=loaded.config)
         keras_fn = tf.function(lambda f: loaded.model(f, training=False))
         latency = {"keras_float": per_slot_latency(lambda f: keras_fn(f).numpy(), features, args.repeats)}
         for fmt, model in tflite.items():
@@ -195,16 +197,17 @@ def main():
                                    args.repeats) / 16
 
         # BER through the full link, same seed for every receiver
-        receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, loaded.model)}
+        config = loaded.config
+        receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, loaded.model, config=config)}
         receivers.update({f"tflite_{fmt}": (lambda tx, m=model: TFLiteReceiver(tx, m))
                           for fmt, model in tflite.items()})
         int8_input = exports["int8"]["input"]
         receivers["keras_float_int8_input"] = lambda tx: DeepRxReceiver(
-            tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]))
+            tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]), config=config)
         weights_int8 = int8_weights(loaded.model)
-        receivers["keras_int8_weights"] = lambda tx: DeepRxReceiver(tx, weights_int8)
+        receivers["keras_int8_weights"] = lambda tx: DeepRxReceiver(tx, weights_int8, config=config)
         if args.qat_checkpoint is not None:
-            receivers["keras_float_qat"] = lambda tx: DeepRxReceiver(tx, qat.model)
+            receivers["keras_float_qat"] = lambda tx: DeepRxReceiver(tx, qat.model, config=qat.config)
         report = compare_receivers(link, receivers, sinr_db, batch_size=64,
                                    max_mc_iter=max(1, args.slots // 64), num_target_block_errors=None,
                                    early_stop=False, seed=0)

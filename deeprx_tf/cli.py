@@ -666,7 +666,7 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
     start = time.monotonic()
     info = export_deeprx(loaded.model, fmt, out, link, num_calibration_slots=calibration_slots,
                          seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
-                         qat_model=loaded.qat_model, calibration=calibration)
+                         qat_model=loaded.qat_model, calibration=calibration, model_config=loaded.config)
     io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
     if info["input"]["dtype"] != "float32":
         io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "

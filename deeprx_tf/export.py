@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.layers import with_keras_layers
@@ -205,12 +206,14 @@ def io_details(tflite_model: bytes) -> dict:
 
 
 def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
-                         batch_size: int = 32) -> np.ndarray:
+                         batch_size: int = 32, model_config: DeepRxConfig | None = None) -> np.ndarray:
     """Features of ``num_slots`` slots of a scenario, SINR uniform in its ``sinr_db`` range.
+
+    ``model_config`` says which inputs the features hold (`None`: the published DeepRx's).
 
     Returns
     -------
-    [num_slots, num_ofdm_symbols, fft_size, 4 * num_rx_ant + 2], float32
+    [num_slots, num_ofdm_symbols, fft_size, num_input_channels], float32
     """
     from sionna.phy import config as sionna_config
 
@@ -218,7 +221,7 @@ def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
 
     if num_slots < 1:
         raise ValueError(f"calibration needs at least one slot, got {num_slots}")
-    maker = LinkBatchMaker(link_config)
+    maker = LinkBatchMaker(link_config, model_config)
     sionna_config.seed = seed
     rng = np.random.default_rng(seed)
     chunks = []
@@ -237,7 +240,7 @@ def sidecar_path(tflite_path: str | Path) -> Path:
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                   num_calibration_slots: int = 128, seed: int = 0, overwrite: bool = False,
                   metadata: dict | None = None, qat_model=None,
-                  calibration: str = "batch-mean") -> dict:
+                  calibration: str = "batch-mean", model_config: DeepRxConfig | None = None) -> dict:
     """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
 
     Parameters
@@ -276,6 +279,11 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         ``"minmax"``, the TFLite converter's minimum and maximum over all
         slots; ``"learned"``, the ranges ``qat_model`` learned in training.
         ``int16x8`` always uses the converter's.
+    model_config : DeepRxConfig, optional
+        The model's architecture, for its optional inputs
+        (`DeepRxConfig.feature_options`, recorded in the sidecar as
+        ``"inputs"`` for `deeprx_tf.TFLiteReceiver`); `None`: the published
+        DeepRx's inputs.
 
     Returns
     -------
@@ -288,6 +296,11 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     if calibration == "learned" and qat_model is None and fmt in ("int8", "edgetpu"):
         raise ValueError("--calibration learned needs a quantization-aware-trained checkpoint "
                          "(deeprx train --qat); this one has no qat_weights.h5")
+    inputs = (model_config or DeepRxConfig()).feature_options()
+    expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **inputs).num_input_channels
+    if model.input_shape[-1] != expected:
+        raise ValueError(f"the model takes {model.input_shape[-1]} input channels, its features for "
+                         f"this scenario have {expected}: pass the model's config (model_config=)")
     out = Path(out)
     if out.suffix != ".tflite":
         raise ValueError(f"--out must name a .tflite file, got {out}")
@@ -302,10 +315,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     grid_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,
             "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
-            "link": link_config.to_dict(), **(metadata or {})}
+            "link": link_config.to_dict(), "inputs": inputs, **(metadata or {})}
     # slots to check the rewrites on; beyond float, also the calibration slots
     features = calibration_features(link_config, REWRITE_CHECK_SLOTS if fmt == "float" else num_calibration_slots,
-                                    seed)
+                                    seed, model_config=model_config)
     if fmt == "float":
         info["quantization"] = "none"
     else:

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.receiver import DeepRxReceiver
+from link_sim.results import read_json
 
 
 class TFLiteModel:
@@ -28,6 +30,13 @@ class TFLiteModel:
         The ``.tflite`` file or its content.
     num_threads : int, optional
         CPU threads of the interpreter (LiteRT's default if `None`).
+
+    Attributes
+    ----------
+    inputs : dict
+        The model's optional inputs (`DeepRxConfig.feature_options`), from
+        the export's sidecar ``FILE.json`` if there is one; else the
+        published DeepRx's.
 
     Notes
     -----
@@ -52,6 +61,10 @@ class TFLiteModel:
             except ValueError as err:
                 raise ValueError(f"{self.path} is not a valid .tflite model: "
                                  f"{str(err).splitlines()[0]}") from None
+        self.inputs = DeepRxConfig().feature_options()
+        sidecar = self.path.with_suffix(".json") if self.path is not None else None
+        if sidecar is not None and sidecar.is_file():
+            self.inputs = read_json(sidecar, "TFLite sidecar").get("inputs", self.inputs)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -83,9 +96,11 @@ class TFLiteModel:
             raise ValueError(f"{self.path or 'the TFLite model'} was exported for a {symbols} x "
                              f"{subcarriers} grid, the scenario has {grid[0]} x {grid[1]} "
                              "(symbols x subcarriers); export it for this scenario")
-        if channels != 4 * link_config.num_rx_ant + 2:
-            raise ValueError(f"{self.path or 'the TFLite model'} is for {(channels - 2) // 4} receive "
-                             f"antennas, the scenario has {link_config.num_rx_ant}")
+        expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **self.inputs).num_input_channels
+        if channels != expected:
+            raise ValueError(f"{self.path or 'the TFLite model'} takes {channels} input channels, the "
+                             f"scenario's {link_config.num_rx_ant} receive antennas give {expected}: "
+                             "export it for this antenna count")
         if self.output_shape[-1] != link_config.num_bits_per_symbol:
             raise ValueError(f"{self.path or 'the TFLite model'} outputs {self.output_shape[-1]} bits "
                              f"per symbol, the scenario's MCS carries {link_config.num_bits_per_symbol}")
@@ -157,7 +172,7 @@ class TFLiteReceiver(DeepRxReceiver):
     -----
     y : [batch_size, 1, num_rx_ant, num_ofdm_symbols, fft_size], tf.complex64
     no : scalar or [batch_size], tf.float32
-        Not used.
+        Noise variance; used only by a model exported with a noise input.
 
     Output
     ------
@@ -170,7 +185,7 @@ class TFLiteReceiver(DeepRxReceiver):
                  num_threads: int | None = None, precision=None, **kwargs):
         model = tflite if isinstance(tflite, TFLiteModel) else TFLiteModel(tflite, num_threads)
         super().__init__(pusch_transmitter, model, return_tb_crc_status=return_tb_crc_status,
-                         precision=precision, **kwargs)
+                         config=DeepRxConfig(**model.inputs), precision=precision, **kwargs)
         grid = (self.layout.num_ofdm_symbols, self.layout.fft_size)
         if tuple(model.input_shape[1:3]) != grid:
             raise ValueError(f"the TFLite model was exported for a {model.input_shape[1]} x "

@@ -230,8 +230,9 @@ class KDExperiment:
         runs = {"scratch student": self.scratch(p.student_width)[0],
                 "KD student": self.distilled(p.student_width, teacher_width, alpha, temperature)[0],
                 "teacher": self.scratch(teacher_width)[0]}
-        models = {name: load_checkpoint(folder).model for name, folder in runs.items()}
-        receivers = {name: (lambda tx, m=model: DeepRxReceiver(tx, m)) for name, model in models.items()}
+        loaded = {name: load_checkpoint(folder) for name, folder in runs.items()}
+        receivers = {name: (lambda tx, c=ckpt: DeepRxReceiver(tx, c.model, config=c.config))
+                     for name, ckpt in loaded.items()}
         receivers["lmmse"] = "lmmse"
         result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature,
                   "runs": {name: folder.name for name, folder in runs.items()}, "dmrs": {}}

@@ -129,6 +129,25 @@ def test_tflite_receiver_agrees_with_keras(exports, tiny_model, tiny_config):
     assert agreement["int8"] > 0.9 and agreement["edgetpu"] > 0.9, agreement
 
 
+def test_optional_inputs_travel_with_the_file(tiny_config, tmp_path):
+    config = DeepRxConfig(noise_input=True, ls_interpolation="lin").scaled(0.0625)
+    keras.utils.set_random_seed(5)
+    model = build_deeprx(config)
+    path = tmp_path / "inputs.tflite"
+    with pytest.raises(ValueError, match="input channels"):
+        export_deeprx(model, "float", path, tiny_config)  # without its config: refused before work
+    info = export_deeprx(model, "float", path, tiny_config, model_config=config)
+    assert info["inputs"] == {"noise_input": True, "ls_interpolation": "lin"}
+    assert TFLiteModel(path).inputs == info["inputs"]
+    TFLiteModel(path).check_fits_scenario(tiny_config)
+    sionna_config.seed = 2
+    simulator = LinkSimulator(tiny_config, "lmmse")
+    batch = simulator.transmit(4, 25.0)
+    keras_llr = DeepRxReceiver(simulator.transmitter, model, config=config).compute_llr(batch.y, batch.no)
+    tflite_llr = TFLiteReceiver(simulator.transmitter, path).compute_llr(batch.y, batch.no)
+    np.testing.assert_allclose(tflite_llr.numpy(), keras_llr.numpy(), atol=1e-3 * np.abs(keras_llr).max())
+
+
 @pytest.mark.slow
 def test_int16x8_export_is_int16_end_to_end_and_finer_than_int8(exports, tiny_model, tiny_config, tmp_path):
     info = export_deeprx(tiny_model, "int16x8", tmp_path / "tiny_int16x8.tflite", tiny_config,
