@@ -3,7 +3,10 @@
 One run times, on the same received slots: the LS+LMMSE receiver
 (`LMMSEReceiver`, Sionna's PUSCHReceiver defaults), DeepRxReceiver with the
 paper preset and with the shipped default model, each in graph mode and
-with XLA; the full receivers include LDPC decoding. It also times the bare
+with XLA, and both networks again in Keras' own formulation of the dilated
+depthwise convolutions (``*_keras_depthwise``: SpaceToBatchND, what
+deeprx-tf ran before `deeprx_tf.layers.GroupedDepthwiseConv2D`); the full
+receivers include LDPC decoding. It also times the bare
 networks (features -> logits) and reports their achieved FLOP/s against a
 float32 matmul peak measured in the same run. JSON out.
 
@@ -24,6 +27,7 @@ from sionna.phy import config as sionna_config
 from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
+from deeprx_tf.layers import with_keras_layers
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.shipped import shipped_checkpoint
@@ -72,6 +76,8 @@ def main():
         models["default_model"] = (shipped.config, shipped.model)
     except FileNotFoundError:
         pass
+    for name, (config, model) in list(models.items()):
+        models[f"{name}_keras_depthwise"] = (config, with_keras_layers(model))
 
     def make_receivers():
         receivers = {"lmmse": LMMSEReceiver(tx)}
@@ -109,12 +115,17 @@ def main():
         "achieved_flops_per_s": achieved,
         "matmul_peak_flops_per_s": peak,
         "fraction_of_matmul_peak": {k: v / peak for k, v in achieved.items()},
+        "ratio_grouped_vs_keras_depthwise": {
+            f"{k}/{mode}": net_rates[f"{k}/{mode}"] / net_rates[f"{k}_keras_depthwise/{mode}"]
+            for k in models if not k.endswith("_keras_depthwise") for mode in ("graph", "xla")},
     }
     write_result(args.out, result)
     for k, v in rates.items():
         print(f"{k:<28} {v:8.1f} slots/s  ({v / rates['lmmse/graph']:.2f} x LS+LMMSE graph)")
     for k, v in achieved.items():
         print(f"network {k:<20} {v / 1e9:7.1f} GFLOP/s = {v / peak:.2f} of matmul peak {peak / 1e9:.1f} GFLOP/s")
+    for k, v in result["ratio_grouped_vs_keras_depthwise"].items():
+        print(f"network {k:<20} grouped / Keras depthwise {v:.2f}x")
     print(f"wrote {args.out}")
 
 

@@ -34,8 +34,9 @@ class DeepRxConfig:
     estimate Y * conj(Xp) (``4 * num_rx_ant + 2`` channels, the published
     DeepRx's inputs), then, if enabled, ``log10`` of the noise variance
     (``noise_input``) and the real and imaginary parts of the LS channel
-    estimate interpolated over the grid (``ls_interpolation``; see
-    `deeprx_tf.features.GridLayout`). Output one logit per bit per resource
+    estimate interpolated over the grid (``ls_interpolation``) and the
+    LS+LMMSE equalizer's symbol estimates with their noise variance
+    (``equalized_input``; see `deeprx_tf.features.GridLayout`). Output one logit per bit per resource
     element, ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
 
     Parameters
@@ -65,6 +66,13 @@ class DeepRxConfig:
         grid (one complex value per receive antenna), as NVIDIA's neural
         receiver does; Sionna's interpolation of that name. Not in the
         published DeepRx.
+    equalized_input : bool
+        Add what Sionna's `PUSCHReceiver` equalizes before demapping: the
+        LMMSE estimate of each data symbol (LS channel estimate at the DMRS,
+        linear interpolation) and ``log10`` of its effective noise variance
+        (3 channels, 0 off the data resource elements). The network then
+        corrects a classical receiver instead of learning the equalization
+        from products of its inputs. Not in the published DeepRx.
     """
 
     num_rx_ant: int = 2
@@ -76,6 +84,7 @@ class DeepRxConfig:
     depth_multiplier: int = 2
     noise_input: bool = False
     ls_interpolation: str | None = None
+    equalized_input: bool = False
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise JSON lists to tuples once
@@ -95,8 +104,9 @@ class DeepRxConfig:
                              f"block_filters {len(self.block_filters)}: give one per block")
         if any(d < 1 for pair in self.block_dilations for d in pair):
             raise ValueError("dilations must be positive")
-        if not isinstance(self.noise_input, bool):
-            raise ValueError(f"noise_input must be true or false, got {self.noise_input!r}")
+        for name in ("noise_input", "equalized_input"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.ls_interpolation is not None and self.ls_interpolation not in LS_INTERPOLATIONS:
             raise ValueError(f"ls_interpolation must be null or one of {LS_INTERPOLATIONS}, "
                              f"got {self.ls_interpolation!r}")
@@ -160,13 +170,15 @@ class DeepRxConfig:
     @property
     def num_input_channels(self) -> int:
         """``4 * num_rx_ant + 2`` (Y, Xp and Y * conj(Xp), real and imaginary), plus 1 with
-        ``noise_input`` and ``2 * num_rx_ant`` with ``ls_interpolation``."""
+        ``noise_input``, ``2 * num_rx_ant`` with ``ls_interpolation`` and 3 with
+        ``equalized_input``."""
         return (4 * self.num_rx_ant + 2 + int(self.noise_input)
-                + (2 * self.num_rx_ant if self.ls_interpolation else 0))
+                + (2 * self.num_rx_ant if self.ls_interpolation else 0) + 3 * int(self.equalized_input))
 
     def feature_options(self) -> dict[str, Any]:
         """The optional inputs, as `deeprx_tf.features.GridLayout` takes them."""
-        return {"noise_input": self.noise_input, "ls_interpolation": self.ls_interpolation}
+        return {"noise_input": self.noise_input, "ls_interpolation": self.ls_interpolation,
+                "equalized_input": self.equalized_input}
 
     def macs_per_re(self) -> int:
         """Multiply-accumulates per resource element, from the layer shapes.

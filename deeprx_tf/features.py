@@ -7,7 +7,8 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 import numpy as np
 import tensorflow as tf
 from sionna.phy.nr import PUSCHLSChannelEstimator
-from sionna.phy.ofdm import ResourceGridMapper
+from sionna.phy.mimo import StreamManagement
+from sionna.phy.ofdm import LMMSEEqualizer, ResourceGridMapper
 
 from link_sim.transmitter import tb_encoder_of
 
@@ -30,6 +31,10 @@ class GridLayout:
         `features` adds the LS channel estimate interpolated over the grid
         by Sionna's `PUSCHLSChannelEstimator` with this interpolation
         (`DeepRxConfig.ls_interpolation`).
+    equalized_input : bool
+        `features` adds the LMMSE symbol estimates and their effective noise
+        variance of Sionna's LS (linear interpolation) + LMMSE equalizer
+        (`DeepRxConfig.equalized_input`).
 
     Attributes
     ----------
@@ -44,7 +49,8 @@ class GridLayout:
         Bits per QAM symbol.
     """
 
-    def __init__(self, pusch_transmitter, noise_input: bool = False, ls_interpolation: str | None = None):
+    def __init__(self, pusch_transmitter, noise_input: bool = False, ls_interpolation: str | None = None,
+                 equalized_input: bool = False):
         rg = pusch_transmitter.resource_grid
         if rg.num_tx != 1 or rg.num_streams_per_tx != 1:
             raise ValueError("DeepRx receives one UE with one layer; this transmitter has "
@@ -65,14 +71,16 @@ class GridLayout:
             raise ValueError("pilot pattern and resource grid disagree on the data resource elements")
         self.noise_input = noise_input
         self.ls_interpolation = ls_interpolation
-        self._ls_estimator = None
-        if ls_interpolation is not None:
-            # the estimator Sionna's PUSCHReceiver builds (from the same transmitter
-            # attributes), with the interpolation asked for
-            tx = pusch_transmitter
-            self._ls_estimator = PUSCHLSChannelEstimator(
-                rg, tx._dmrs_length, tx._dmrs_additional_position, tx._num_cdm_groups_without_data,
-                interpolation_type=ls_interpolation)
+        self.equalized_input = equalized_input
+        # Sionna's PUSCHReceiver's LS estimator (from the same transmitter attributes): with the
+        # interpolation asked for as an input, and with its own linear one before the equalizer
+        tx = pusch_transmitter
+        interpolations = {ls_interpolation} - {None} | ({"lin"} if equalized_input else set())
+        self._estimators = {interpolation: PUSCHLSChannelEstimator(
+            rg, tx._dmrs_length, tx._dmrs_additional_position, tx._num_cdm_groups_without_data,
+            interpolation_type=interpolation) for interpolation in sorted(interpolations)}
+        self._equalizer = (LMMSEEqualizer(rg, StreamManagement(np.ones([1, 1], int), 1))
+                           if equalized_input else None)
 
     @property
     def num_data_re(self) -> int:
@@ -88,7 +96,7 @@ class GridLayout:
             Received post-FFT grid.
         no : None, scalar or [batch], tf.float32
             Noise (plus interference) variance per resource element; needed
-            with ``noise_input``, and used by the LS estimator if given.
+            with ``noise_input`` and ``equalized_input``.
 
         Returns
         -------
@@ -98,7 +106,9 @@ class GridLayout:
             Y * conj(Xp) (num_rx_ant each, 0 off the pilots); with
             ``noise_input``, ``log10(no)`` (1); with ``ls_interpolation``, the
             real and imaginary parts of the interpolated LS channel estimate
-            (num_rx_ant each). ``num_channels`` is
+            (num_rx_ant each); with ``equalized_input``, the real and imaginary
+            parts of the LMMSE symbol estimate and ``log10`` of its effective
+            noise variance (1 each, 0 off the data REs). ``num_channels`` is
             `DeepRxConfig.num_input_channels`.
         """
         received = y
@@ -110,18 +120,28 @@ class GridLayout:
         ls = y * tf.math.conj(xp)
         parts = [tf.math.real(y), tf.math.imag(y), tf.math.real(xp), tf.math.imag(xp),
                  tf.math.real(ls), tf.math.imag(ls)]
+        if no is None and (self.noise_input or self.equalized_input):
+            raise ValueError("this DeepRx's inputs need the noise variance (noise_input or "
+                             "equalized_input): pass no")
         if self.noise_input:
-            if no is None:
-                raise ValueError("this DeepRx takes the noise variance as input: pass no")
             # scalar or [batch] -> [batch, S, F, 1]
             log_no = tf.math.log(tf.cast(no, tf.float32)) / tf.math.log(10.0)
             parts.append(tf.broadcast_to(tf.reshape(log_no, [-1, 1, 1, 1]), ones))
-        if self._ls_estimator is not None:
-            no_ls = tf.ones([], tf.float32) if no is None else tf.cast(no, tf.float32)
-            # h_hat [batch, 1, num_rx_ant, 1, 1, S, F] -> [batch, S, F, num_rx_ant]
-            h_hat, _ = self._ls_estimator(received, no_ls)
-            h_hat = tf.transpose(h_hat[:, 0, :, 0, 0], [0, 2, 3, 1])
+        no_given = tf.ones([], tf.float32) if no is None else tf.cast(no, tf.float32)
+        # h_hat [batch, 1, num_rx_ant, 1, 1, S, F] and its error variance, per interpolation
+        estimates = {name: estimator(received, no_given) for name, estimator in self._estimators.items()}
+        if self.ls_interpolation is not None:
+            # [batch, 1, num_rx_ant, 1, 1, S, F] -> [batch, S, F, num_rx_ant]
+            h_hat = tf.transpose(estimates[self.ls_interpolation][0][:, 0, :, 0, 0], [0, 2, 3, 1])
             parts += [tf.math.real(h_hat), tf.math.imag(h_hat)]
+        if self._equalizer is not None:
+            # x_hat, no_eff [batch, 1, 1, num_data_re]
+            x_hat, no_eff = self._equalizer(received, *estimates["lin"], no_given)
+            log_no_eff = tf.math.log(tf.maximum(no_eff, 1e-6)) / tf.math.log(10.0)
+            # [batch, 1, 1, num_data_re] -> [batch, num_data_re, 3] -> [batch, S, F, 3]
+            data = tf.stack([tf.math.real(x_hat[:, 0, 0]), tf.math.imag(x_hat[:, 0, 0]),
+                             log_no_eff[:, 0, 0]], axis=-1)
+            parts.append(self.data_to_grid(data))
         return tf.concat(parts, axis=-1)
 
     def grid_to_llr(self, logits):
@@ -142,6 +162,25 @@ class GridLayout:
         # [batch, num_data_re, bits] -> [batch, 1, num_data_re * bits]
         return tf.reshape(data, [-1, 1, self.num_data_re * bits])
 
+    def data_to_grid(self, data):
+        """Values of the data REs (in the transport block's order) on the grid, 0 elsewhere.
+
+        Parameters
+        ----------
+        data : [batch, num_data_re, channels], tf.float32
+
+        Returns
+        -------
+        [batch, num_ofdm_symbols, fft_size, channels], tf.float32
+        """
+        batch, channels = tf.shape(data)[0], tf.shape(data)[2]
+        # [batch, num_data_re, channels] -> [num_data_re, batch, channels] for the scatter
+        grid = tf.scatter_nd(self.data_indices[:, None], tf.transpose(data, [1, 0, 2]),
+                             tf.stack([self.num_ofdm_symbols * self.fft_size, batch, channels]))
+        # [S * F, batch, channels] -> [batch, S, F, channels]
+        return tf.reshape(tf.transpose(grid, [1, 0, 2]),
+                          [batch, self.num_ofdm_symbols, self.fft_size, channels])
+
     def bits_to_grid(self, c):
         """Coded bits to per-RE bit labels on the grid (0 off the data REs).
 
@@ -153,11 +192,5 @@ class GridLayout:
         -------
         [batch, num_ofdm_symbols, fft_size, num_bits_per_symbol], tf.float32
         """
-        bits = self.num_bits_per_symbol
-        batch = tf.shape(c)[0]
-        # [batch, 1, num_data_re * bits] -> [num_data_re, batch, bits] for the scatter
-        data = tf.transpose(tf.reshape(c, [batch, self.num_data_re, bits]), [1, 0, 2])
-        grid = tf.scatter_nd(self.data_indices[:, None], data,
-                             tf.stack([self.num_ofdm_symbols * self.fft_size, batch, bits]))
-        # [S * F, batch, bits] -> [batch, S, F, bits]
-        return tf.reshape(tf.transpose(grid, [1, 0, 2]), [batch, self.num_ofdm_symbols, self.fft_size, bits])
+        # [batch, 1, num_data_re * bits] -> [batch, num_data_re, bits]
+        return self.data_to_grid(tf.reshape(c, [tf.shape(c)[0], self.num_data_re, self.num_bits_per_symbol]))

@@ -55,7 +55,7 @@ class DeepRxReceiver(Block):
         count, MCS or channel model it never trained on.
     config : DeepRxConfig, optional
         The model's architecture, for its optional inputs (noise variance,
-        interpolated LS estimate); without it (and without a checkpoint),
+        interpolated LS estimate, LMMSE-equalized symbols); without it (and without a checkpoint),
         the model takes the published DeepRx's ``4 * num_rx_ant + 2``
         input channels.
 
@@ -65,7 +65,8 @@ class DeepRxReceiver(Block):
         Received post-FFT grid.
     no : scalar or [batch_size], tf.float32
         Noise (plus interference) variance; used only by a model with
-        `DeepRxConfig.noise_input` (the published DeepRx does not take it).
+        `DeepRxConfig.noise_input` or ``equalized_input`` (the published
+        DeepRx does not take it).
 
     Output
     ------

@@ -119,6 +119,17 @@ def test_optional_inputs_noise_and_interpolated_ls(tiny_config):
     assert np.mean(np.abs(h_hat[2] - h[1]) ** 2) / np.mean(np.abs(h[1]) ** 2) > 10 * error
     with pytest.raises(ValueError, match="pass no"):
         layout.features(batch.y)
+    # the LS+LMMSE equalizer's estimates sit on their data REs: at 30 dB and at rest, close to x
+    equalized = GridLayout(simulator.transmitter, equalized_input=True)
+    e = equalized.features(batch.y, batch.no).numpy()
+    assert e.shape == (3, 14, 12, 13)
+    x = batch.x.numpy()[:, 0, 0]  # [batch, S, F]
+    mask = equalized.data_mask.numpy().astype(bool)
+    x_hat = e[..., 10] + 1j * e[..., 11]
+    assert np.all(x_hat[:, ~mask] == 0) and np.all(e[:, ~mask, 12] == 0)
+    assert np.mean(np.abs(x_hat[2][mask] - x[2][mask]) ** 2) < 0.05
+    assert np.mean(np.abs(x_hat[0][mask] - x[0][mask]) ** 2) > np.mean(np.abs(x_hat[2][mask] - x[2][mask]) ** 2)
+    assert e[2, mask, 12].mean() < e[0, mask, 12].mean() < 0  # log10 of the effective noise variance
     # the receiver takes the checkpoint's options; the bare model alone is refused in one line
     model = build_deeprx(config)
     llr = DeepRxReceiver(simulator.transmitter, model, config=config).compute_llr(batch.y, batch.no)

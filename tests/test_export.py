@@ -137,7 +137,7 @@ def test_optional_inputs_travel_with_the_file(tiny_config, tmp_path):
     with pytest.raises(ValueError, match="input channels"):
         export_deeprx(model, "float", path, tiny_config)  # without its config: refused before work
     info = export_deeprx(model, "float", path, tiny_config, model_config=config)
-    assert info["inputs"] == {"noise_input": True, "ls_interpolation": "lin"}
+    assert info["inputs"] == {"noise_input": True, "ls_interpolation": "lin", "equalized_input": False}
     assert TFLiteModel(path).inputs == info["inputs"]
     TFLiteModel(path).check_fits_scenario(tiny_config)
     sionna_config.seed = 2
