@@ -86,6 +86,11 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
     assert card["complete"] and card["train"]["steps"] == 4
     assert card["command"].startswith("deeprx")
     assert (ckpt / "logs").is_dir()  # TensorBoard
+    from deeprx_tf.history import plot_learning_curves, read_learning_curve
+
+    curve = read_learning_curve(ckpt)  # 2 epochs of 2 steps of 4 slots
+    assert curve["slots"] == [8, 16] and curve["steps"] == [2, 4] and len(curve["val_gmber"]) == 2
+    assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
     # a finished checkpoint is not trained over without --overwrite
     code, _, err = run(["train", *TINY_TRAIN, "--out", str(ckpt)], capsys)
     assert code == 2 and "--overwrite" in err

@@ -1,0 +1,86 @@
+"""Learning curves of training runs: validation metrics against training slots seen."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from link_sim.results import read_json
+
+
+def read_learning_curve(run_dir: str | Path) -> dict:
+    """The learning curve of one ``deeprx train`` (or ``distill``) folder.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A training folder with ``history.csv`` (Keras' CSV log, one row per
+        epoch) and ``model.json`` (its card gives steps per epoch and batch
+        size).
+
+    Returns
+    -------
+    dict
+        ``{"slots": [...], "steps": [...], <column>: [...]}`` with one entry
+        per epoch for every column of ``history.csv`` (``val_gmber``,
+        ``val_ber_<sinr>dB``, ``loss``, ...); ``slots`` counts the training
+        slots seen at the end of each epoch.
+    """
+    run = Path(run_dir)
+    history, meta = run / "history.csv", run / "model.json"
+    for path in (history, meta):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: {run} is not a training folder")
+    train = read_json(meta, "checkpoint").get("card", {}).get("train", {})
+    try:
+        steps_per_epoch, batch_size = int(train["steps_per_epoch"]), int(train["batch_size"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{meta} does not record steps_per_epoch and batch_size") from None
+    with history.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    curve: dict = {"steps": [], "slots": []}
+    for row in rows:
+        steps = (int(row["epoch"]) + 1) * steps_per_epoch
+        curve["steps"].append(steps)
+        curve["slots"].append(steps * batch_size)
+        for key, value in row.items():
+            if key != "epoch":
+                curve.setdefault(key, []).append(float(value))
+    return curve
+
+
+def plot_learning_curves(curves: dict[str, dict], path: str | Path, metric: str = "val_gmber",
+                         title: str = "") -> Path:
+    """Plot ``metric`` against training slots seen for several runs, one line each.
+
+    Parameters
+    ----------
+    curves : dict
+        Run name -> `read_learning_curve` output.
+    path : str or Path
+        PNG to write.
+    metric : str
+        A column of the runs' ``history.csv`` (default: the validation
+        Geometric Mean BER).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, curve in curves.items():
+        if metric in curve:
+            ax.plot(curve["slots"], curve[metric], marker="o", markersize=3, label=name)
+    ax.set_xlabel("training slots seen")
+    ax.set_ylabel("validation Geometric Mean BER" if metric == "val_gmber" else metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
