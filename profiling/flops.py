@@ -7,11 +7,14 @@ graph, and groups the per-op counts by the model's layers and blocks
 counts 2 FLOPs per multiply-accumulate; ReLU, batch normalisation, adds
 and data-movement ops count 0 and are listed as such.
 
-Dilated depthwise convolutions are lowered to ``SpaceToBatchND ->
-DepthwiseConv2dNative -> BatchToSpaceND``. When the grid is not a multiple
-of the dilation, ``SpaceToBatchND`` pads it and the profiler counts the
-padded positions too; the count is scaled back to the layer's real output
-(the ``BatchToSpaceND`` result), and the correction is reported.
+`build_deeprx`'s dilated depthwise convolutions run as grouped ``Conv2D``
+ops with native dilations (`deeprx_tf.layers`), which the profiler counts
+exactly. Keras' own dilated ``DepthwiseConv2D`` is lowered to
+``SpaceToBatchND -> DepthwiseConv2dNative -> BatchToSpaceND``: when the
+grid is not a multiple of the dilation, ``SpaceToBatchND`` pads it and the
+profiler counts the padded positions too; the count is scaled back to the
+layer's real output (the ``BatchToSpaceND`` result), and the correction is
+reported.
 """
 
 from __future__ import annotations
