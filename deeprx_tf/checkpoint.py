@@ -24,7 +24,11 @@ MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
 
 @dataclasses.dataclass(frozen=True)
 class TrainingDomain:
-    """The slots a checkpoint's (last) training stage drew: where it is known to work.
+    """The slots a checkpoint's training drew: where it is known to work.
+
+    A fine-tuned checkpoint (``deeprx train --init-from``) records the union
+    of its own stage's domain and its starting checkpoint's (the card's
+    ``training_domain``); otherwise the domain is its one training stage's.
 
     Parameters
     ----------
@@ -32,26 +36,49 @@ class TrainingDomain:
         Channel models of the training data.
     dmrs_symbols : tuple of int
         DMRS symbol counts of the training data.
-    mcs_index : int
-        MCS index (256-QAM table) of the training link.
+    mcs_indices : tuple of int
+        MCS indices (256-QAM table) of the training links.
     sinr_db : (float, float)
-        SINR range [dB] of the training data.
+        SINR range [dB] of the training data (the hull, over stages).
     """
 
     channel_models: tuple[str, ...]
     dmrs_symbols: tuple[int, ...]
-    mcs_index: int
+    mcs_indices: tuple[int, ...]
     sinr_db: tuple[float, float]
 
     @classmethod
     def from_card(cls, card: dict, link_config: LinkConfig) -> "TrainingDomain | None":
         """The domain a model card and its training scenario describe; `None` if the card
         does not say how the model was trained (a hand-made checkpoint)."""
-        train = card.get("train") if isinstance(card, dict) else None
+        if not isinstance(card, dict):
+            return None
+        recorded = card.get("training_domain")
+        if isinstance(recorded, dict):
+            try:
+                return cls(tuple(recorded["channel_models"]), tuple(int(d) for d in recorded["dmrs_symbols"]),
+                           tuple(int(m) for m in recorded["mcs_indices"]),
+                           tuple(float(s) for s in recorded["sinr_db"]))
+            except (KeyError, TypeError, ValueError):
+                return None
+        train = card.get("train")
         if not isinstance(train, dict) or not {"channel_models", "dmrs_symbols"} <= set(train):
             return None
         return cls(tuple(train["channel_models"]), tuple(int(d) for d in train["dmrs_symbols"]),
-                   link_config.mcs_index, tuple(link_config.sinr_db))
+                   (link_config.mcs_index,), tuple(link_config.sinr_db))
+
+    def union(self, other: "TrainingDomain | None") -> "TrainingDomain":
+        """What two training stages saw together (SINR: the hull of both ranges)."""
+        if other is None:
+            return self
+        return TrainingDomain(tuple(dict.fromkeys(self.channel_models + other.channel_models)),
+                              tuple(sorted(set(self.dmrs_symbols) | set(other.dmrs_symbols))),
+                              tuple(sorted(set(self.mcs_indices) | set(other.mcs_indices))),
+                              (min(self.sinr_db[0], other.sinr_db[0]), max(self.sinr_db[1], other.sinr_db[1])))
+
+    def to_dict(self) -> dict:
+        return {"channel_models": list(self.channel_models), "dmrs_symbols": list(self.dmrs_symbols),
+                "mcs_indices": list(self.mcs_indices), "sinr_db": list(self.sinr_db)}
 
     def unfamiliar(self, channel_model: str | None = None, num_dmrs_symbols: int | None = None,
                    mcs_index: int | None = None, sinr_db=()) -> list[str]:
@@ -70,8 +97,9 @@ class TrainingDomain:
         if num_dmrs_symbols is not None and num_dmrs_symbols not in self.dmrs_symbols:
             trained = " and ".join(str(d) for d in self.dmrs_symbols)
             notes.append(f"{num_dmrs_symbols} DMRS symbol(s) (trained on {trained})")
-        if mcs_index is not None and mcs_index != self.mcs_index:
-            notes.append(f"MCS {mcs_index} (trained at MCS {self.mcs_index})")
+        if mcs_index is not None and mcs_index not in self.mcs_indices:
+            trained = ", ".join(str(m) for m in self.mcs_indices)
+            notes.append(f"MCS {mcs_index} (trained at MCS {trained})")
         lo, hi = self.sinr_db
         outside = [float(s) for s in sinr_db if not lo <= float(s) <= hi]
         if outside:

@@ -12,7 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, save_checkpoint
+from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, split_target,
                                training_dataset, validation_sets)
@@ -305,10 +305,13 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     val = ValidationGeometricMeanBER(validation_sets(
         link_config, train_config.validation_sinr_db, train_config.validation_slots,
         seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols, model_config=model_config))
+    domain = TrainingDomain(tuple(train_config.channel_models), tuple(sorted(train_config.dmrs_symbols)),
+                            (link_config.mcs_index,), tuple(link_config.sinr_db))
     with dist.scope():
         model = build_deeprx(model_config)
         if init_from is not None:
             init = load_checkpoint(init_from)
+            domain = domain.union(init.training_domain)  # a fine-tuned model has seen both
             if init.config != model_config:
                 raise ValueError(f"the init_from checkpoint {init_from} has another architecture "
                                  "than the model to train")
@@ -334,7 +337,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
             trainee = compile_trainee(fitted, optimizer, train_config.xla)
     epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
     partial_card = {"command": command, "train": train_config.to_dict(), "complete": False,
-                    "init_from": str(init_from) if init_from is not None else None, **(card_extra or {})}
+                    "init_from": str(init_from) if init_from is not None else None,
+                    "training_domain": domain.to_dict(), **(card_extra or {})}
     # pruning first: it re-masks the weights at each epoch end, before validation and saving
     callbacks = [*(pruning_callbacks() if pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model,
@@ -355,6 +359,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "train": train_config.to_dict(),
         "runs": runs,
         "init_from": str(init_from) if init_from is not None else None,
+        "training_domain": domain.to_dict(),
         **(card_extra or {}),
         "strategy": strategy or "default",
         "num_replicas": dist.num_replicas_in_sync,

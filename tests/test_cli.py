@@ -126,6 +126,8 @@ def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
                                before.get_layer("conv_in").kernel.numpy(), atol=1e-6)
     tuned_card = json.loads((tuned / "model.json").read_text())["card"]
     assert tuned_card["init_from"] == str(ckpt) and tuned_card["qat"]
+    assert tuned_card["training_domain"] == {"channel_models": ["TDL-C"], "dmrs_symbols": [1],
+                                             "mcs_indices": [20], "sinr_db": [-4.0, 32.0]}
     assert (tuned / "qat_weights.h5").is_file()  # the QAT state, learned ranges included
     # export it to int8 TFLite and simulate the deployed file next to the Keras model
     tflite = tmp_path / "ck_int8.tflite"

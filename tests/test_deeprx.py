@@ -11,7 +11,7 @@ import tf_keras as keras
 from sionna.phy import config as sionna_config
 from sionna.phy.mapping import Demapper
 
-from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, save_checkpoint
+from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker, training_dataset
 from deeprx_tf.features import GridLayout
@@ -300,6 +300,10 @@ def test_checkpoint_warns_where_it_never_trained(tiny_config, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DeepRxReceiver(LinkTransmitter(tiny_config), ckpt)  # its own scenario: silent
+    # fine-tuning from another checkpoint: the domain of both stages
+    both = domain.union(TrainingDomain(("CDL-B",), (2,), (22,), (0.0, 20.0)))
+    assert both == TrainingDomain(("TDL-C", "CDL-B"), (1, 2), (trained_on.mcs_index, 22), (0.0, 30.0))
+    assert TrainingDomain.from_card({"training_domain": both.to_dict()}, trained_on) == both
     # a hand-made checkpoint does not say where it trained: no domain, no warning
     save_checkpoint(tmp_path / "bare", build_deeprx(TINY), TINY, trained_on, {})
     assert load_checkpoint(tmp_path / "bare").training_domain is None
