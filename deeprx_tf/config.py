@@ -36,8 +36,9 @@ class DeepRxConfig:
     (``noise_input``) and the real and imaginary parts of the LS channel
     estimate interpolated over the grid (``ls_interpolation``) and the
     LS+LMMSE equalizer's symbol estimates with their noise variance
-    (``equalized_input``; see `deeprx_tf.features.GridLayout`). Output one logit per bit per resource
-    element, ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
+    (``equalized_input``; see `deeprx_tf.features.GridLayout`). Output one
+    logit per bit per resource element,
+    ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
 
     Parameters
     ----------

@@ -172,7 +172,7 @@ class TFLiteReceiver(DeepRxReceiver):
     -----
     y : [batch_size, 1, num_rx_ant, num_ofdm_symbols, fft_size], tf.complex64
     no : scalar or [batch_size], tf.float32
-        Noise variance; used only by a model exported with a noise input.
+        Noise variance; used only by a model exported with the noise or equalized input.
 
     Output
     ------

@@ -24,10 +24,10 @@ def _warn_if_unfamiliar(checkpoint: Checkpoint, pusch_transmitter) -> None:
     if domain is None:
         return
     link = getattr(pusch_transmitter, "link_config", None)  # a link_sim.LinkTransmitter knows it
-    pusch_config = pusch_transmitter._pusch_config  # what Sionna's own PUSCHReceiver reads
+    dmrs = pusch_transmitter._pusch_config.dmrs  # what Sionna's own PUSCHReceiver reads
     notes = domain.unfamiliar(channel_model=link.channel_model if link is not None else None,
-                              num_dmrs_symbols=pusch_config.dmrs.length * (pusch_config.dmrs.additional_position + 1),
-                              mcs_index=pusch_config.tb.mcs_index)
+                              num_dmrs_symbols=dmrs.length * (dmrs.additional_position + 1),
+                              mcs_index=pusch_transmitter._pusch_config.tb.mcs_index)
     if notes:
         warnings.warn(f"this DeepRx never trained on {'; '.join(notes)}: expect a higher BER "
                       "than its model card reports", UserWarning, stacklevel=3)
@@ -48,16 +48,16 @@ class DeepRxReceiver(Block):
     model : tf_keras.Model or Checkpoint
         A DeepRx model (`build_deeprx`) whose output has one logit per bit
         of the link's modulation, or a loaded checkpoint
-        (`deeprx_tf.load_checkpoint`), which brings its ``config``.
+        (`deeprx_tf.load_checkpoint`), which brings its ``config`` and
+        warns (`UserWarning`) when the link has a DMRS count, MCS or channel
+        model it never trained on.
     return_tb_crc_status : bool
         Also return the transport block CRC status.
-        A checkpoint also warns (`UserWarning`) when the link has a DMRS
-        count, MCS or channel model it never trained on.
     config : DeepRxConfig, optional
         The model's architecture, for its optional inputs (noise variance,
-        interpolated LS estimate, LMMSE-equalized symbols); without it (and without a checkpoint),
-        the model takes the published DeepRx's ``4 * num_rx_ant + 2``
-        input channels.
+        interpolated LS estimate, LMMSE-equalized symbols); without it (and
+        without a checkpoint), the model takes the published DeepRx's
+        ``4 * num_rx_ant + 2`` input channels.
 
     Input
     -----
