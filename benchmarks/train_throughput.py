@@ -30,7 +30,7 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset
 from deeprx_tf.layers import with_keras_layers
 from deeprx_tf.model import build_deeprx
-from deeprx_tf.training import masked_bce
+from deeprx_tf.losses import masked_bce
 from link_sim import LinkConfig
 from _common import RESULTS_DIR, write_result
 

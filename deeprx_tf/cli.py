@@ -585,7 +585,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
 
         from deeprx_tf.dataset import LinkBatchMaker
         from deeprx_tf.model import build_deeprx
-        from deeprx_tf.training import masked_bce
+        from deeprx_tf.losses import masked_bce
 
         trainee = build_deeprx(config)
         trainee.compile(keras.optimizers.Adam(1e-3), loss=masked_bce)

@@ -31,11 +31,6 @@ TRAIN_CHANNEL_MODELS = ("CDL-B", "CDL-C", "CDL-D", "TDL-B", "TDL-C", "TDL-D")
 VALIDATION_CHANNEL_MODELS = ("CDL-A", "CDL-E", "TDL-A", "TDL-E")
 
 
-def split_target(target):
-    """``target [..., bits + 1]`` to ``labels [..., bits]`` and ``mask [...]``."""
-    return target[..., :-1], target[..., -1]
-
-
 class LinkBatchMaker:
     """Draws batches of ``(features, target)`` from one scenario's link.
 

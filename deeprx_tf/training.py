@@ -1,4 +1,4 @@
-"""Training DeepRx with Keras ``fit``: masked loss, metrics, schedule, validation, checkpoints."""
+"""Training DeepRx with Keras ``fit``: schedule, validation, checkpoints (losses: `deeprx_tf.losses`)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import tf_keras as keras
 
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
-from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, split_target,
-                               training_dataset, validation_sets)
+from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, training_dataset,
+                               validation_sets)
+from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.pruning import PruningSchedule, prunable, pruning_callbacks, sparsity
 from deeprx_tf.qat import calibrate_activation_ranges, copy_float_weights, quantize_for_training
@@ -27,63 +28,6 @@ from link_sim.results import read_json, write_json
 RUNS_FILE = "runs.json"
 # training batches whose float activations set the QAT model's initial int8 ranges
 QAT_CALIBRATION_BATCHES = 32
-
-
-@keras.utils.register_keras_serializable("deeprx")
-def masked_bce(target, logits):
-    """Binary cross-entropy on logits, averaged over the data REs' bits.
-
-    Parameters
-    ----------
-    target : [batch, S, F, bits + 1], tf.float32
-        Bit labels and the data mask (see `deeprx_tf.dataset`).
-    logits : [batch, S, F, bits], tf.float32
-
-    Returns
-    -------
-    [batch], tf.float32
-        Per-slot loss (Keras averages it over the batch and the replicas).
-    """
-    labels, mask = split_target(target)
-    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
-    # [batch, S, F, bits] -> [batch]: masked mean over REs and bits
-    per_slot = tf.reduce_sum(bce * mask[..., None], axis=[1, 2, 3])
-    return per_slot / (tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32))
-
-
-def masked_bit_errors(target, logits):
-    """Errors of the hard decisions ``logits > 0`` on the data REs, and the bits counted.
-
-    Returns
-    -------
-    errors, bits : tf.float64 scalars
-    """
-    labels, mask = split_target(target)
-    wrong = tf.cast(tf.not_equal(tf.cast(logits > 0, labels.dtype), labels), tf.float64)
-    mask = tf.cast(mask, tf.float64)[..., None]
-    return (tf.reduce_sum(wrong * mask),
-            tf.reduce_sum(mask) * tf.cast(tf.shape(labels)[-1], tf.float64))
-
-
-class MaskedBitErrorRate(keras.metrics.Metric):
-    """Uncoded BER of the hard decisions ``logits > 0`` on the data REs."""
-
-    def __init__(self, name="ber", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.errors = self.add_weight("errors", initializer="zeros", dtype=tf.float64)
-        self.bits = self.add_weight("bits", initializer="zeros", dtype=tf.float64)
-
-    def update_state(self, target, logits, sample_weight=None):
-        errors, bits = masked_bit_errors(target, logits)
-        self.errors.assign_add(errors)
-        self.bits.assign_add(bits)
-
-    def result(self):
-        return tf.math.divide_no_nan(self.errors, self.bits)
-
-    def reset_state(self):
-        self.errors.assign(0.0)
-        self.bits.assign(0.0)
 
 
 @keras.utils.register_keras_serializable("deeprx")

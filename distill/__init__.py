@@ -1,7 +1,9 @@
 """Knowledge distillation of DeepRx: the Keras `Distiller`, KD losses and the paper's procedure.
 
-- `Distiller`: a tf_keras Model training a student against a frozen
-  teacher with the paper's loss ``alpha * L_student + L_KD``.
+- `Distiller`: keras.io's distillation model (its code runs unchanged),
+  ``alpha * L_student + (1 - alpha) * T^2 * KL(softmax)``.
+- `DeepRxDistiller`: the same with the DeepRx paper's eq. (2),
+  ``alpha * L_student + L_KD`` with the bit-wise KL (``deeprx distill``).
 - `bitwise_kl`, `masked_bitwise_kl`, `categorical_kl`: KD losses.
 - `distill_deeprx`: ``deeprx distill`` in Python.
 - `KDPlan`, `KDExperiment`: the paper's four-step procedure (``deeprx sweep``).
@@ -14,6 +16,7 @@ from link_sim.lazy import lazy_exports
 
 _EXPORTS = {
     "Distiller": "distill.distiller",
+    "DeepRxDistiller": "distill.distiller",
     "bitwise_kl": "distill.losses",
     "masked_bitwise_kl": "distill.losses",
     "categorical_kl": "distill.losses",

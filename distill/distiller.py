@@ -1,4 +1,10 @@
-"""`Distiller`: a student trained against a frozen teacher, as a tf_keras Model."""
+"""Knowledge distillation as a tf_keras Model: keras.io's `Distiller` and DeepRx's eq. (2).
+
+`Distiller` takes the code of keras.io's "Knowledge Distillation"
+example unchanged (its constructor, ``compile`` arguments and loss
+weighting); `DeepRxDistiller` is the same model with the DeepRx paper's
+loss, the one ``deeprx distill`` trains with.
+"""
 
 from __future__ import annotations
 
@@ -7,77 +13,133 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 import tf_keras as keras
 
+from deeprx_tf.losses import masked_bce
 from distill.losses import masked_bitwise_kl
 
 
-class Distiller(keras.Model):
-    """Knowledge distillation of a DeepRx (or any logits model) into a student.
+def _require_tf_keras(model, role: str):
+    if not isinstance(model, keras.Model):
+        kind = type(model).__module__.split(".")[0]
+        hint = ("it was built with Keras 3; build it with tf_keras (import tf_keras as keras)"
+                if kind == "keras" else f"got {type(model).__name__}")
+        raise TypeError(f"the {role} must be a tf_keras Model: {hint}")
 
-    The total loss is the paper's eq. (2), ``alpha * L_student + L_KD``
-    (not keras.io's ``alpha, 1 - alpha`` weighting): ``L_student`` is the
-    student's loss on the labels, ``L_KD`` the distillation loss between
-    teacher and student at temperature ``T``, optionally times ``T^2``.
-    The teacher runs with ``training=False`` outside the gradient tape and
-    is never updated. Calling the Distiller calls the student, so Keras
-    callbacks, validation and ``evaluate`` see the student alone.
+
+def batch_mean(losses):
+    """The global-batch mean of a loss, however the loss function reduced it.
+
+    Parameters
+    ----------
+    losses : tf.float32, rank 0 or [batch, ...]
+        A Keras loss' output with its default reduction (a scalar, the mean
+        over this replica's batch) or per-sample losses (reduced here over
+        the non-batch axes, then averaged over the global batch).
+
+    Returns
+    -------
+    tf.float32 scalar
+        This replica's share of the global mean: distribution strategies sum
+        the replicas' gradients, so the shares add up to the mean.
+    """
+    losses = tf.convert_to_tensor(losses)
+    if losses.shape.rank == 0:
+        return losses / tf.distribute.get_strategy().num_replicas_in_sync
+    if losses.shape.rank > 1:
+        losses = tf.reduce_mean(losses, axis=list(range(1, losses.shape.rank)))
+    return tf.nn.compute_average_loss(losses)
+
+
+class Distiller(keras.Model):
+    """A student trained to match a frozen teacher, exactly as keras.io's example.
+
+    The loss is ``alpha * L_student + (1 - alpha) * T^2 * L_KD`` with
+    ``L_student = student_loss_fn(y, z_s)`` and ``L_KD =
+    distillation_loss_fn(softmax(z_t / T, axis=1), softmax(z_s / T, axis=1))``
+    (Hinton et al.), ``z`` the models' logits. Losses may reduce as Keras'
+    do by default (a batch mean) or return per-sample values. The teacher
+    runs with ``training=False`` and is never updated. Calling the
+    Distiller calls the student, so callbacks and ``predict`` see the
+    student alone. ``fit`` and ``evaluate`` report ``loss``,
+    ``student_loss``, ``distillation_loss`` and the compiled metrics, in
+    the order of ``metrics_names``.
 
     Parameters
     ----------
     student, teacher : tf_keras.Model
-        Models with the same input and output shapes (logits).
+        Models with the same input and output shapes; they output logits.
+        A Keras 3 model is refused (this package trains with tf_keras).
     """
 
     def __init__(self, student: keras.Model, teacher: keras.Model, **kwargs):
         super().__init__(**kwargs)
+        _require_tf_keras(student, "student")
+        _require_tf_keras(teacher, "teacher")
         self.student = student
         self.teacher = teacher
         self.teacher.trainable = False
+        self.loss_tracker = keras.metrics.Mean(name="loss")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
 
-    def compile(self, optimizer, metrics=None, student_loss_fn=None,
-                distillation_loss_fn=masked_bitwise_kl, alpha: float = 1.0,
-                temperature: float = 1.0, scale_by_t2: bool = False, sobolev_weight: float = 0.0,
-                **kwargs):
-        """Configure the distillation.
+    def compile(self, optimizer="rmsprop", metrics=None, student_loss_fn=None,
+                distillation_loss_fn=None, alpha: float = 0.1, temperature: float = 3.0,
+                sobolev_weight: float = 0.0, **kwargs):
+        """Configure the distillation (keras.io's arguments and defaults).
 
         Parameters
         ----------
-        optimizer : tf_keras.optimizers.Optimizer
+        optimizer : tf_keras.optimizers.Optimizer or str
         metrics : list, optional
             Metrics of the student's predictions against the targets.
         student_loss_fn : callable
-            ``(target, student_logits) -> [batch]``, e.g. `deeprx_tf.training.masked_bce`.
-        distillation_loss_fn : callable
-            ``(target, teacher_logits, student_logits, temperature) -> [batch]``;
-            `distill.losses.masked_bitwise_kl` by default.
+            ``(y, student_logits) -> loss``, e.g.
+            ``keras.losses.SparseCategoricalCrossentropy(from_logits=True)``.
+        distillation_loss_fn : callable, optional
+            ``(teacher_probabilities, student_probabilities) -> loss``;
+            ``keras.losses.KLDivergence()`` by default.
         alpha : float
-            Weight of the student loss (the paper searched 0.1 to 1e6).
+            Weight of the student loss, in [0, 1].
         temperature : float
-            Softening temperature T (the paper searched 1 to 5).
-        scale_by_t2 : bool
-            Multiply ``L_KD`` by ``T^2`` (Hinton et al.); the paper does not.
+            Softening temperature T.
         sobolev_weight : float
-            Weight of a Sobolev term (the paper's first future-work item,
-            Czarnecki et al. 2017): the mean squared difference between the
-            student's and the teacher's input gradients of a random
-            projection of their logits, ``d(v . z)/dx`` with ``v`` drawn
-            per step. 0 (default) turns it off.
+            Weight of a Sobolev term (Czarnecki et al. 2017; the DeepRx
+            paper's first future-work item): the mean squared difference
+            between the student's and the teacher's input gradients of a
+            random projection ``v . z`` of their logits, ``v`` drawn per
+            step. 0 (default) turns it off.
+        **kwargs
+            Passed to `tf_keras.Model.compile` (``jit_compile`` ...).
         """
         if student_loss_fn is None:
             raise ValueError("the Distiller needs a student_loss_fn")
-        if not alpha >= 0 or not temperature > 0:
-            raise ValueError("alpha must be >= 0 and temperature > 0")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not sobolev_weight >= 0:
+            raise ValueError(f"sobolev_weight must be >= 0, got {sobolev_weight}")
+        self._check_alpha(alpha)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
         self.student_loss_fn = student_loss_fn
-        self.distillation_loss_fn = distillation_loss_fn
+        self.distillation_loss_fn = (distillation_loss_fn if distillation_loss_fn is not None
+                                     else keras.losses.KLDivergence())
         self.alpha = float(alpha)
         self.temperature = float(temperature)
-        self.scale_by_t2 = bool(scale_by_t2)
-        if not sobolev_weight >= 0:
-            raise ValueError("sobolev_weight must be >= 0")
         self.sobolev_weight = float(sobolev_weight)
+
+    @staticmethod
+    def _check_alpha(alpha):
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha weighs the student loss against the distillation loss "
+                             f"(alpha, 1 - alpha) and must be in [0, 1], got {alpha}")
+
+    def distillation_loss(self, y, teacher_logits, student_logits):
+        """``T^2 * distillation_loss_fn(softmax(z_t / T), softmax(z_s / T))`` (keras.io)."""
+        t = self.temperature
+        return t ** 2 * self.distillation_loss_fn(tf.nn.softmax(teacher_logits / t, axis=1),
+                                                  tf.nn.softmax(student_logits / t, axis=1))
+
+    def total_loss(self, student_loss, distillation_loss):
+        """``alpha * student + (1 - alpha) * distillation`` (keras.io)."""
+        return self.alpha * student_loss + (1.0 - self.alpha) * distillation_loss
 
     @property
     def metrics(self):
@@ -88,15 +150,12 @@ class Distiller(keras.Model):
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def losses_of(self, target, teacher_logits, student_logits):
-        """``(total, student, distillation)`` losses of a batch, each averaged over the
-        global batch (`tf.nn.compute_average_loss`, so distribution strategies sum correctly)."""
-        student = tf.nn.compute_average_loss(self.student_loss_fn(target, student_logits))
-        kd = tf.nn.compute_average_loss(
-            self.distillation_loss_fn(target, teacher_logits, student_logits, self.temperature))
-        if self.scale_by_t2:
-            kd = kd * self.temperature ** 2
-        return self.alpha * student + kd, student, kd
+    def losses_of(self, y, teacher_logits, student_logits):
+        """``(total, student, distillation)`` losses of a batch, each this replica's
+        share of the global-batch mean (see `batch_mean`)."""
+        student = batch_mean(self.student_loss_fn(y, student_logits))
+        kd = batch_mean(self.distillation_loss(y, teacher_logits, student_logits))
+        return self.total_loss(student, kd), student, kd
 
     def sobolev_loss(self, x, training=True):
         """Per-sample mean squared difference of the input gradients of ``v . z`` of
@@ -104,7 +163,7 @@ class Distiller(keras.Model):
 
         Returns
         -------
-        student_logits : [batch, ..., bits], tf.float32
+        student_logits : [batch, ...], tf.float32
         loss : [batch], tf.float32
         """
         x = tf.convert_to_tensor(x)
@@ -122,36 +181,89 @@ class Distiller(keras.Model):
         return student_logits, loss
 
     def train_step(self, data):
-        x, target = data
+        x, y = data
         teacher_logits = tf.stop_gradient(self.teacher(x, training=False))
         with tf.GradientTape() as tape:
             if self.sobolev_weight > 0:
                 student_logits, sobolev = self.sobolev_loss(x)
             else:
                 student_logits = self.student(x, training=True)
-            total, student, kd = self.losses_of(target, teacher_logits, student_logits)
+            total, student, kd = self.losses_of(y, teacher_logits, student_logits)
             if self.sobolev_weight > 0:
                 total += self.sobolev_weight * tf.nn.compute_average_loss(sobolev)
             if self.student.losses:
                 total += tf.nn.scale_regularization_loss(tf.add_n(self.student.losses))
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        return self._update_metrics(target, student_logits, total, student, kd)
+        return self._update_metrics(y, student_logits, total, student, kd)
 
     def test_step(self, data):
-        x, target = data
+        x, y = data
         student_logits = self.student(x, training=False)
-        student = tf.nn.compute_average_loss(self.student_loss_fn(target, student_logits))
-        self.compiled_metrics.update_state(target, student_logits)
-        self.loss_tracker.update_state(student)
-        self.student_loss_tracker.update_state(student)
-        return {m.name: m.result() for m in self.metrics if m is not self.distillation_loss_tracker}
+        teacher_logits = self.teacher(x, training=False)
+        total, student, kd = self.losses_of(y, teacher_logits, student_logits)
+        return self._update_metrics(y, student_logits, total, student, kd)
 
-    def _update_metrics(self, target, student_logits, total, student, kd):
+    def _update_metrics(self, y, student_logits, total, student, kd):
         # under a strategy the losses above are per-replica shares: report the global means
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(total * replicas)
         self.student_loss_tracker.update_state(student * replicas)
         self.distillation_loss_tracker.update_state(kd * replicas)
-        self.compiled_metrics.update_state(target, student_logits)
+        self.compiled_metrics.update_state(y, student_logits)
         return {m.name: m.result() for m in self.metrics}
+
+
+class DeepRxDistiller(Distiller):
+    """`Distiller` with the DeepRx paper's loss, eq. (2): ``alpha * L_student + L_KD``.
+
+    Unlike keras.io's weighting, ``alpha`` is any non-negative weight of the
+    student loss (the paper searched 0.1 to 5e5) and the distillation term
+    is not scaled by ``1 - alpha``; nor by ``T^2`` unless ``scale_by_t2``.
+    The distillation loss sees the target and both models' logits, so it
+    can soften per bit and average over the data REs: the default is
+    `distill.losses.masked_bitwise_kl`, the KL divergence of the student's
+    from the teacher's bit probabilities ``sigmoid(z / T)``, and the
+    student loss `deeprx_tf.losses.masked_bce`. ``deeprx distill`` trains
+    with this class.
+    """
+
+    def compile(self, optimizer="rmsprop", metrics=None, student_loss_fn=masked_bce,
+                distillation_loss_fn=masked_bitwise_kl, alpha: float = 1.0,
+                temperature: float = 1.0, scale_by_t2: bool = False, sobolev_weight: float = 0.0,
+                **kwargs):
+        """Configure the distillation.
+
+        Parameters
+        ----------
+        optimizer, metrics, sobolev_weight, **kwargs
+            As `Distiller.compile`.
+        student_loss_fn : callable
+            ``(target, student_logits) -> [batch]``.
+        distillation_loss_fn : callable
+            ``(target, teacher_logits, student_logits, temperature) -> [batch]``.
+        alpha : float
+            Weight (>= 0) of the student loss.
+        temperature : float
+            Softening temperature T (the paper searched 1 to 5).
+        scale_by_t2 : bool
+            Multiply ``L_KD`` by ``T^2`` (Hinton et al.); the paper does not.
+        """
+        super().compile(optimizer=optimizer, metrics=metrics, student_loss_fn=student_loss_fn,
+                        distillation_loss_fn=distillation_loss_fn, alpha=alpha,
+                        temperature=temperature, sobolev_weight=sobolev_weight, **kwargs)
+        self.scale_by_t2 = bool(scale_by_t2)
+
+    @staticmethod
+    def _check_alpha(alpha):
+        if not alpha >= 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha}")
+
+    def distillation_loss(self, y, teacher_logits, student_logits):
+        """``distillation_loss_fn(target, z_t, z_s, T)``, times ``T^2`` with ``scale_by_t2``."""
+        kd = self.distillation_loss_fn(y, teacher_logits, student_logits, self.temperature)
+        return kd * self.temperature ** 2 if self.scale_by_t2 else kd
+
+    def total_loss(self, student_loss, distillation_loss):
+        """``alpha * student + distillation`` (the paper's eq. 2)."""
+        return self.alpha * student_loss + distillation_loss

@@ -4,13 +4,14 @@ DeepRx outputs independent per-bit logits, so the paper's
 ``softmax(z / T)`` of a bit is the two-class softmax over ``(0, z)``:
 ``p = sigmoid(z / T)``. `masked_bitwise_kl` is the KL divergence of the
 student's from the teacher's bit probabilities, averaged over the data
-REs and bits like `deeprx_tf.training.masked_bce`. `categorical_kl` is the
+REs and bits like `deeprx_tf.losses.masked_bce`. `categorical_kl` is the
 softmax form for models whose outputs are classes.
 
 Neither multiplies by ``T^2``: the paper's eq. (2) is
 ``alpha * L_student + L_KD`` with no such factor. Hinton et al.'s ``T^2``
 scaling (gradients of the soft term keep their size as T changes) is the
-``scale_by_t2`` option of `distill.Distiller.compile`.
+``scale_by_t2`` option of `distill.DeepRxDistiller.compile`. Like
+`deeprx_tf.losses`, this module does not import Sionna.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import tensorflow as tf
 
-from deeprx_tf.dataset import split_target
+from deeprx_tf.losses import masked_mean
 
 
 def bitwise_kl(teacher_logits, student_logits, temperature: float = 1.0):
@@ -58,11 +59,7 @@ def masked_bitwise_kl(target, teacher_logits, student_logits, temperature: float
     -------
     [batch], tf.float32
     """
-    labels, mask = split_target(target)
-    kl = bitwise_kl(teacher_logits, student_logits, temperature)
-    # [batch, S, F, bits] -> [batch]: masked mean over REs and bits
-    per_slot = tf.reduce_sum(kl * mask[..., None], axis=[1, 2, 3])
-    return per_slot / (tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32))
+    return masked_mean(bitwise_kl(teacher_logits, student_logits, temperature), target)
 
 
 def categorical_kl(teacher_logits, student_logits, temperature: float = 1.0):

@@ -13,15 +13,15 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, read_checkpoint_config
-from deeprx_tf.training import MaskedBitErrorRate, masked_bce, train_deeprx
-from distill.distiller import Distiller
-from distill.losses import masked_bitwise_kl
+from deeprx_tf.losses import MaskedBitErrorRate
+from deeprx_tf.training import train_deeprx
+from distill.distiller import DeepRxDistiller
 from link_sim import LinkConfig
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
                        temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0):
-    """``(compile_trainee, card_extra)`` for `train_deeprx`: a `Distiller` around the student.
+    """``(compile_trainee, card_extra)`` for `train_deeprx`: a `DeepRxDistiller` around the student.
 
     The teacher checkpoint is checked now (it exists, fits the scenario);
     its weights load inside the strategy's scope when training starts.
@@ -30,11 +30,10 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
     check_fits_scenario(teacher_config, link_config)
 
     def compile_trainee(student, optimizer, jit_compile):
-        distiller = Distiller(student, load_checkpoint(teacher).model)
+        distiller = DeepRxDistiller(student, load_checkpoint(teacher).model)
         distiller.build(student.input_shape)  # BackupAndRestore can only restore a built model
-        distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()],
-                          student_loss_fn=masked_bce, distillation_loss_fn=masked_bitwise_kl,
-                          alpha=alpha, temperature=temperature, scale_by_t2=scale_by_t2,
+        distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()], alpha=alpha,
+                          temperature=temperature, scale_by_t2=scale_by_t2,
                           sobolev_weight=sobolev_weight, jit_compile=jit_compile)
         return distiller
 

@@ -19,7 +19,8 @@ from deeprx_tf.layers import GroupedDepthwiseConv2D, with_keras_layers
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.shipped import shipped_checkpoint
 from deeprx_tf.receiver import DeepRxReceiver
-from deeprx_tf.training import MaskedBitErrorRate, WarmupLinearDecay, masked_bce
+from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
+from deeprx_tf.training import WarmupLinearDecay
 from link_sim import LinkSimulator, LinkTransmitter
 from link_sim.sweep import run_sweep
 

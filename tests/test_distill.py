@@ -8,8 +8,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from deeprx_tf.cli import main
-from deeprx_tf.training import masked_bce
-from distill.distiller import Distiller
+from deeprx_tf.losses import masked_bce
+from distill.distiller import DeepRxDistiller, Distiller
 from distill.losses import categorical_kl, masked_bitwise_kl
 
 BITS = 4
@@ -77,7 +77,7 @@ def test_distiller_loss_is_alpha_bce_plus_kl():
     expected_bce = masked_mean(np_bce(labels, zs), mask).mean()
     expected_kl = masked_mean(np_bitwise_kl(zt, zs, T), mask).mean()
     for t2, factor in ((False, 1.0), (True, T ** 2)):
-        distiller = Distiller(student, teacher)
+        distiller = DeepRxDistiller(student, teacher)
         distiller.compile(keras.optimizers.SGD(0.0), student_loss_fn=masked_bce, alpha=alpha,
                           temperature=T, scale_by_t2=t2)
         logs = distiller.train_on_batch(x, target, return_dict=True)
@@ -95,7 +95,7 @@ def test_teacher_is_frozen_and_large_alpha_is_training_from_scratch():
     initial = [w.copy() for w in distilled.get_weights()]
     # alpha * BCE + KL with learning rate lr / alpha is BCE + KL / alpha with lr: scratch as alpha grows
     alpha, lr = 1e6, 0.5
-    distiller = Distiller(distilled, teacher)
+    distiller = DeepRxDistiller(distilled, teacher)
     distiller.compile(keras.optimizers.SGD(lr / alpha), student_loss_fn=masked_bce, alpha=alpha,
                       temperature=2.0)
     distiller.fit(x, target, batch_size=4, epochs=3, shuffle=False, verbose=0)
@@ -108,7 +108,7 @@ def test_teacher_is_frozen_and_large_alpha_is_training_from_scratch():
         np.testing.assert_allclose(a, b, atol=1e-5)
     # a small alpha lets the teacher pull the student elsewhere
     pulled = conv_model(1)
-    d2 = Distiller(pulled, teacher)
+    d2 = DeepRxDistiller(pulled, teacher)
     d2.compile(keras.optimizers.SGD(lr), student_loss_fn=masked_bce, alpha=1e-3, temperature=2.0)
     d2.fit(x, target, batch_size=4, epochs=3, shuffle=False, verbose=0)
     assert not np.allclose(pulled.get_weights()[0], scratch.get_weights()[0], atol=1e-3)
@@ -119,10 +119,10 @@ def test_sobolev_term_matches_input_gradients():
     _, _, target = make_target(batch=4)
     teacher = conv_model(2)
     twin = conv_model(2)  # the teacher's own weights: identical input gradients
-    _, loss = Distiller(twin, teacher).sobolev_loss(x)
+    _, loss = DeepRxDistiller(twin, teacher).sobolev_loss(x)
     np.testing.assert_allclose(loss.numpy(), 0.0, atol=1e-10)
     other = conv_model(1)
-    distiller = Distiller(other, teacher)
+    distiller = DeepRxDistiller(other, teacher)
     _, loss = distiller.sobolev_loss(x)
     assert np.all(loss.numpy() > 0)
     # a Sobolev-only objective (alpha 0, no KL) pulls the student's gradients towards the teacher's
@@ -134,6 +134,59 @@ def test_sobolev_term_matches_input_gradients():
     distiller.fit(x, target, batch_size=4, epochs=30, verbose=0)
     after = float(np.mean([distiller.sobolev_loss(x)[1].numpy().mean() for _ in range(20)]))
     assert after < 0.5 * before
+
+
+def test_keras_io_example_runs_unchanged_and_evaluate_labels_right():
+    """keras.io's distillation code (examples/keras_distillation.py) on synthetic digits."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "keras_distillation.py"
+    spec = importlib.util.spec_from_file_location("keras_distillation", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(["--samples", "600", "--epochs", "4", "--width", "0.25"])
+    distilled = result["distilled"]
+    assert list(distilled) == ["loss", "student_loss", "distillation_loss", "sparse_categorical_accuracy"]
+    assert distilled["sparse_categorical_accuracy"] > 0.4  # the student learned (chance: 0.1)
+    # keras.io's weighting: loss = alpha * student + (1 - alpha) * distillation (T^2 inside)
+    assert distilled["loss"] == pytest.approx(0.1 * distilled["student_loss"]
+                                              + 0.9 * distilled["distillation_loss"], rel=1e-4)
+
+
+def test_distiller_evaluate_matches_its_metrics_names():
+    x = RNG.normal(size=(32, 6)).astype(np.float32)
+    y = RNG.integers(0, 3, 32)
+    dense = lambda seed: keras.Sequential([keras.Input((6,)), keras.layers.Dense(  # noqa: E731
+        3, kernel_initializer=keras.initializers.GlorotUniform(seed))])
+    student, teacher = dense(1), dense(2)
+    distiller = Distiller(student=student, teacher=teacher)
+    distiller.compile(keras.optimizers.SGD(0.0), metrics=[keras.metrics.SparseCategoricalAccuracy()],
+                      student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      distillation_loss_fn=keras.losses.KLDivergence(), alpha=0.3, temperature=2.0)
+    values = distiller.evaluate(x, y, verbose=0)  # Keras names its metrics once they are built
+    logs = dict(zip(distiller.metrics_names, values))
+    assert logs == distiller.evaluate(x, y, verbose=0, return_dict=True)
+    zs, zt = student(x).numpy(), teacher(x).numpy()
+    accuracy = np.mean(zs.argmax(-1) == y)
+    ce = -np.mean(tf.nn.log_softmax(zs).numpy()[np.arange(32), y])
+    kl = 4.0 * np.mean(categorical_kl(zt, zs, 2.0).numpy())
+    assert logs["sparse_categorical_accuracy"] == pytest.approx(accuracy)
+    assert logs["student_loss"] == pytest.approx(ce, rel=1e-5)
+    assert logs["distillation_loss"] == pytest.approx(kl, rel=1e-4)
+    assert logs["loss"] == pytest.approx(0.3 * ce + 0.7 * kl, rel=1e-4)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        distiller.compile("sgd", student_loss_fn=keras.losses.MeanSquaredError(), alpha=5.0)
+
+
+def test_keras3_model_is_refused_in_one_line():
+    import keras as keras3
+
+    model3 = keras3.Sequential([keras3.Input((6,)), keras3.layers.Dense(3)])
+    teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    with pytest.raises(TypeError, match="Keras 3; build it with tf_keras") as exc:
+        Distiller(student=model3, teacher=teacher)
+    assert "\n" not in str(exc.value)
 
 
 TINY = ["--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2", "--warmup-steps", "1",

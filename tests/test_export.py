@@ -17,7 +17,8 @@ from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrate_activation_ranges, quantize_for_training
 from deeprx_tf.receiver import DeepRxReceiver
-from deeprx_tf.training import masked_bce, save_deeprx
+from deeprx_tf.losses import masked_bce
+from deeprx_tf.training import save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
 
 TINY = DeepRxConfig().scaled(0.0625)

@@ -7,7 +7,7 @@ import tf_keras as keras
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.pruning import PruningSchedule, prunable, pruning_callbacks, sparsity, strip_pruning
-from deeprx_tf.training import masked_bce
+from deeprx_tf.losses import masked_bce
 
 
 def test_pruning_reaches_the_asked_sparsity():
