@@ -7,6 +7,7 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 import dataclasses
 import datetime
 import math
+import tempfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -89,26 +90,34 @@ class SaveCheckpointEachEpoch(keras.callbacks.Callback):
 
     ``model`` is the DeepRx to save (default: the model being fitted); with
     ``qat_model``, its float weights are copied into ``model`` first and its
-    QAT state is saved beside them.
+    QAT state is saved beside them. ``chief`` is as in `save_deeprx`.
     """
 
-    def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None):
+    def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None, chief=True):
         super().__init__()
         self.out_dir, self.config, self.link_config, self.card = out_dir, config, link_config, card
-        self.saved_model, self.qat_model = model, qat_model
+        self.saved_model, self.qat_model, self.chief = model, qat_model, chief
 
     def on_epoch_end(self, epoch, logs=None):
         card = dict(self.card, epochs_done=epoch + 1,
                     last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
         save_deeprx(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card,
-                    self.qat_model)
+                    self.qat_model, chief=self.chief)
 
 
-def save_deeprx(out_dir, model, config, link_config, card, qat_model=None):
-    """`save_checkpoint`, first copying a QAT model's float weights into ``model``."""
+def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True):
+    """`save_checkpoint`, first copying a QAT model's float weights into ``model``.
+
+    Under a multi-worker strategy reading the weights is a collective
+    operation, so every worker saves: the chief into ``out_dir``, the
+    others (``chief=False``) into a temporary folder that is then deleted.
+    """
     if qat_model is not None:
         copy_float_weights(qat_model, model)
-    return save_checkpoint(out_dir, model, config, link_config, card, qat_model=qat_model)
+    if chief:
+        return save_checkpoint(out_dir, model, config, link_config, card, qat_model=qat_model)
+    with tempfile.TemporaryDirectory() as scratch:
+        return save_checkpoint(scratch, model, config, link_config, card, qat_model=qat_model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +223,9 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
 
     Interrupted runs resume from the last finished epoch when called again
     with the same ``out_dir`` (Keras ``BackupAndRestore`` in
-    ``out_dir/backup``). TensorBoard logs go to ``out_dir/logs``.
+    ``out_dir/backup``). TensorBoard logs go to ``out_dir/logs``. Under a
+    multi-worker strategy every worker trains and only the chief writes
+    the checkpoint, model card, history and logs.
     ``init_from`` (a checkpoint folder of the same architecture) starts from
     its weights instead of a random initialisation: fine-tuning.
 
@@ -242,7 +253,12 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     data_seed = train_config.seed + 1000 * len(runs)
     runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                  "data_seed": data_seed, "command": command})
-    write_json(out / RUNS_FILE, runs)
+    # Only the chief writes into out_dir (a multi-worker cluster shares it), and only once
+    # every worker has read runs.json: an all-reduce is the barrier.
+    chief = dist.extended.should_checkpoint
+    dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(lambda: tf.constant(1.0)), axis=None)
+    if chief:
+        write_json(out / RUNS_FILE, runs)
     data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
                             channel_models=train_config.channel_models,
                             dmrs_symbols=train_config.dmrs_symbols, model_config=model_config)
@@ -284,12 +300,15 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
                     "init_from": str(init_from) if init_from is not None else None,
                     "training_domain": domain.to_dict(), **(card_extra or {})}
     # pruning first: it re-masks the weights at each epoch end, before validation and saving
+    # validation and saving read the weights (collective ops): every worker runs them, in the
+    # same order; BackupAndRestore gives the workers other than the chief temporary folders
     callbacks = [*(pruning_callbacks() if pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model,
-                                         qat_model=qat_model),
-                 keras.callbacks.BackupAndRestore(str(out / "backup")),
-                 keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
-                 keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+                                         qat_model=qat_model, chief=chief),
+                 keras.callbacks.BackupAndRestore(str(out / "backup"))]
+    if chief:
+        callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
+                      keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
     start = datetime.datetime.now(datetime.timezone.utc)
     history = trainee.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
@@ -317,6 +336,6 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
         "size_vs_paper": model_config.size_vs_paper(),
     }
-    save_deeprx(out, model, model_config, link_config, card, qat_model)
+    save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief)
     return card
 
