@@ -16,6 +16,7 @@ from typing import NamedTuple
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
+from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json, write_atomic, write_json
 
 FORMAT = "deeprx-tf/1"
@@ -146,7 +147,7 @@ def _checkpoint_files(path: str | Path) -> tuple[Path, Path]:
     meta_path, weights_path = folder / MODEL_JSON, folder / WEIGHTS
     for p in (meta_path, weights_path):
         if not p.is_file():
-            raise FileNotFoundError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
+            raise MissingInputError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
                                     f"with {MODEL_JSON} and {WEIGHTS})")
     return meta_path, weights_path
 
@@ -155,10 +156,10 @@ def _read_meta(meta_path: Path) -> tuple[dict, DeepRxConfig, LinkConfig]:
     meta = read_json(meta_path, "checkpoint")
     try:
         if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r} is not {FORMAT!r}")
+            raise InputError(f"format {meta.get('format')!r} is not {FORMAT!r}")
         return meta, DeepRxConfig.from_dict(meta["deeprx"]), LinkConfig.from_dict(meta["link"])
     except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise ValueError(f"checkpoint {meta_path} is malformed: {err}") from None
+        raise InputError(f"checkpoint {meta_path} is malformed: {err}") from None
 
 
 def read_checkpoint_config(path: str | Path) -> DeepRxConfig:
@@ -195,7 +196,7 @@ def _load_weights(model, path: Path, what: str, hint: str = ""):
     try:
         model.load_weights(str(path))
     except (OSError, ValueError) as err:
-        raise ValueError(f"checkpoint {what} {path} are corrupt or do not fit the architecture "
+        raise InputError(f"checkpoint {what} {path} are corrupt or do not fit the architecture "
                          f"in {MODEL_JSON}: {str(err).splitlines()[0]}{hint}") from None
     return model
 
@@ -203,11 +204,11 @@ def _load_weights(model, path: Path, what: str, hint: str = ""):
 def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig) -> None:
     """Raise `ValueError` if a model cannot receive the scenario's slots."""
     if config.num_rx_ant != link_config.num_rx_ant:
-        raise ValueError(f"the checkpoint is for {config.num_rx_ant} receive antennas, "
+        raise InputError(f"the checkpoint is for {config.num_rx_ant} receive antennas, "
                          f"the scenario has {link_config.num_rx_ant}")
     if config.num_bits_per_symbol != link_config.num_bits_per_symbol:
-        raise ValueError(f"the checkpoint outputs {config.num_bits_per_symbol} bits per symbol, "
+        raise InputError(f"the checkpoint outputs {config.num_bits_per_symbol} bits per symbol, "
                          f"the scenario's MCS {link_config.mcs_index} carries {link_config.num_bits_per_symbol}")
     if link_config.num_layers != 1:
-        raise ValueError("DeepRx receives a single layer; the scenario has "
+        raise InputError("DeepRx receives a single layer; the scenario has "
                          f"{link_config.num_layers}")

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from link_sim.errors import InputError
 from link_sim.results import dataclass_from_dict, read_json, write_json
 
 #: Residual blocks of the paper's DeepRx (Honkala et al. 2021, as in
@@ -93,26 +94,26 @@ class DeepRxConfig:
         try:
             set_(self, "block_dilations", tuple((int(a), int(b)) for a, b in self.block_dilations))
         except (TypeError, ValueError):
-            raise ValueError("block_dilations must be a list of (time, frequency) pairs") from None
+            raise InputError("block_dilations must be a list of (time, frequency) pairs") from None
         for name in ("num_rx_ant", "num_bits_per_symbol", "conv_in_filters", "depth_multiplier"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         if not self.block_filters or min(self.block_filters) < 1:
-            raise ValueError("block_filters must be a non-empty list of positive integers")
+            raise InputError("block_filters must be a non-empty list of positive integers")
         if len(self.block_dilations) != len(self.block_filters):
-            raise ValueError(f"block_dilations has {len(self.block_dilations)} entries, "
+            raise InputError(f"block_dilations has {len(self.block_dilations)} entries, "
                              f"block_filters {len(self.block_filters)}: give one per block")
         if any(d < 1 for pair in self.block_dilations for d in pair):
-            raise ValueError("dilations must be positive")
+            raise InputError("dilations must be positive")
         for name in ("noise_input", "equalized_input"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.ls_interpolation is not None and self.ls_interpolation not in LS_INTERPOLATIONS:
-            raise ValueError(f"ls_interpolation must be null or one of {LS_INTERPOLATIONS}, "
+            raise InputError(f"ls_interpolation must be null or one of {LS_INTERPOLATIONS}, "
                              f"got {self.ls_interpolation!r}")
         if self.dilation_order not in DILATION_ORDERS:
-            raise ValueError(f"dilation_order must be one of {DILATION_ORDERS}, got {self.dilation_order!r}")
+            raise InputError(f"dilation_order must be one of {DILATION_ORDERS}, got {self.dilation_order!r}")
 
     # ------------------------------------------------------------------ presets
     @classmethod
@@ -127,12 +128,12 @@ class DeepRxConfig:
                 return base.scaled(float(name[1:]))
             except ValueError:
                 pass
-        raise ValueError(f"unknown preset {name!r}: use 'paper' or a width multiplier such as 'x0.25'")
+        raise InputError(f"unknown preset {name!r}: use 'paper' or a width multiplier such as 'x0.25'")
 
     def scaled(self, width_multiplier: float) -> "DeepRxConfig":
         """Every filter count times ``width_multiplier`` (at least 2), same depth and dilations."""
         if not width_multiplier > 0:
-            raise ValueError(f"width multiplier must be positive, got {width_multiplier}")
+            raise InputError(f"width multiplier must be positive, got {width_multiplier}")
 
         def scale(f):
             return max(2, int(round(f * width_multiplier)))
@@ -156,7 +157,7 @@ class DeepRxConfig:
         base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
         num_re = num_subcarriers * num_ofdm_symbols
         if not target_flops_per_slot > 0:
-            raise ValueError("target_flops_per_slot must be positive")
+            raise InputError("target_flops_per_slot must be positive")
         lo, hi = 1e-3, 16.0
         for _ in range(60):  # FLOPs grow monotonically with width: bisect
             mid = (lo * hi) ** 0.5

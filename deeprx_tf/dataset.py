@@ -23,13 +23,8 @@ from sionna.phy import config as sionna_config
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
+from deeprx_tf.train_config import TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS
 from link_sim import LinkConfig, LinkSimulator
-
-#: Channel models DeepRx trains on and is validated on (Honkala et al.):
-#: unseen models in validation measure generalisation.
-TRAIN_CHANNEL_MODELS = ("CDL-B", "CDL-C", "CDL-D", "TDL-B", "TDL-C", "TDL-D")
-VALIDATION_CHANNEL_MODELS = ("CDL-A", "CDL-E", "TDL-A", "TDL-E")
-
 
 class LinkBatchMaker:
     """Draws batches of ``(features, target)`` from one scenario's link.

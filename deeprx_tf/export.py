@@ -26,16 +26,11 @@ import tf_keras as keras
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.fold import fold_batch_norms
+from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS
 from deeprx_tf.layers import with_keras_layers
 from link_sim import LinkConfig
+from link_sim.errors import InputError, MissingInputError, OutputExistsError
 from link_sim.results import write_atomic, write_json
-
-#: ``float``: float32 weights and activations; ``int8``: full-integer int8
-#: (weights, activations, input and output); ``int16x8``: int8 weights with
-#: int16 activations, input and output (more precise, CPU only, LiteRT runs
-#: it with reference kernels); ``edgetpu``: ``int8`` after rewriting dilated
-#: convolutions into undilated ones (`edgetpu.undilate`).
-EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
 
 SIDECAR_FORMAT = "deeprx-tf-tflite/1"
 
@@ -47,13 +42,11 @@ REWRITE_CHECK_SLOTS = 16
 #: Least share of logit signs the undilated fake-quantized (QAT or calibrated) model must
 #: share with the original one.
 QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
-#: How int8 export sets activation ranges (`export_deeprx`).
-CALIBRATION_METHODS = ("batch-mean", "minmax", "learned")
 
 
 def _check_format(fmt: str) -> None:
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        raise InputError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
 
 
 def _check_same_function(model, rewritten, features: np.ndarray, what: str) -> dict:
@@ -176,7 +169,7 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
                                                                 variables)
     if fmt != "float":
         if representative_features is None or len(representative_features) == 0:
-            raise ValueError(f"the {fmt} format needs representative features for calibration")
+            raise InputError(f"the {fmt} format needs representative features for calibration")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([slot[None]] for slot in representative_features)
         if fmt == "int16x8":
@@ -220,7 +213,7 @@ def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
     from deeprx_tf.dataset import LinkBatchMaker
 
     if num_slots < 1:
-        raise ValueError(f"calibration needs at least one slot, got {num_slots}")
+        raise InputError(f"calibration needs at least one slot, got {num_slots}")
     maker = LinkBatchMaker(link_config, model_config)
     sionna_config.seed = seed
     rng = np.random.default_rng(seed)
@@ -238,7 +231,7 @@ def sidecar_path(tflite_path: str | Path) -> Path:
 
 
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
-                  num_calibration_slots: int = 128, seed: int = 0, overwrite: bool = False,
+                  num_calibration_slots: int = DEFAULT_CALIBRATION_SLOTS, seed: int = 0, overwrite: bool = False,
                   metadata: dict | None = None, qat_model=None,
                   calibration: str = "batch-mean", model_config: DeepRxConfig | None = None) -> dict:
     """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
@@ -292,25 +285,25 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     """
     _check_format(fmt)
     if calibration not in CALIBRATION_METHODS:
-        raise ValueError(f"unknown calibration {calibration!r}: use {', '.join(CALIBRATION_METHODS)}")
+        raise InputError(f"unknown calibration {calibration!r}: use {', '.join(CALIBRATION_METHODS)}")
     if calibration == "learned" and qat_model is None and fmt in ("int8", "edgetpu"):
-        raise ValueError("--calibration learned needs a quantization-aware-trained checkpoint "
+        raise InputError("--calibration learned needs a quantization-aware-trained checkpoint "
                          "(deeprx train --qat); this one has no qat_weights.h5")
     inputs = (model_config or DeepRxConfig()).feature_options()
     expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **inputs).num_input_channels
     if model.input_shape[-1] != expected:
-        raise ValueError(f"the model takes {model.input_shape[-1]} input channels, its features for "
+        raise InputError(f"the model takes {model.input_shape[-1]} input channels, its features for "
                          f"this scenario have {expected}: pass the model's config (model_config=)")
     out = Path(out)
     if out.suffix != ".tflite":
-        raise ValueError(f"--out must name a .tflite file, got {out}")
+        raise InputError(f"--out must name a .tflite file, got {out}")
     sidecar = sidecar_path(out)
     if not overwrite:
         for path in (out, sidecar):
             if path.exists():
-                raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+                raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
-        raise FileNotFoundError(f"output folder {out.parent} does not exist")
+        raise MissingInputError(f"output folder {out.parent} does not exist")
 
     grid_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,

@@ -10,6 +10,7 @@ from sionna.phy.nr import PUSCHLSChannelEstimator
 from sionna.phy.mimo import StreamManagement
 from sionna.phy.ofdm import LMMSEEqualizer, ResourceGridMapper
 
+from link_sim.errors import InputError
 from link_sim.transmitter import tb_encoder_of
 
 
@@ -53,7 +54,7 @@ class GridLayout:
                  equalized_input: bool = False):
         rg = pusch_transmitter.resource_grid
         if rg.num_tx != 1 or rg.num_streams_per_tx != 1:
-            raise ValueError("DeepRx receives one UE with one layer; this transmitter has "
+            raise InputError("DeepRx receives one UE with one layer; this transmitter has "
                              f"{rg.num_tx} UE(s) with {rg.num_streams_per_tx} layer(s)")
         self.num_ofdm_symbols = int(rg.num_ofdm_symbols)
         self.fft_size = int(rg.fft_size)
@@ -121,7 +122,7 @@ class GridLayout:
         parts = [tf.math.real(y), tf.math.imag(y), tf.math.real(xp), tf.math.imag(xp),
                  tf.math.real(ls), tf.math.imag(ls)]
         if no is None and (self.noise_input or self.equalized_input):
-            raise ValueError("this DeepRx's inputs need the noise variance (noise_input or "
+            raise InputError("this DeepRx's inputs need the noise variance (noise_input or "
                              "equalized_input): pass no")
         if self.noise_input:
             # scalar or [batch] -> [batch, S, F, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json
 
 
@@ -30,12 +31,12 @@ def read_learning_curve(run_dir: str | Path) -> dict:
     history, meta = run / "history.csv", run / "model.json"
     for path in (history, meta):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: {run} is not a training folder")
+            raise MissingInputError(f"{path} does not exist: {run} is not a training folder")
     train = read_json(meta, "checkpoint").get("card", {}).get("train", {})
     try:
         steps_per_epoch, batch_size = int(train["steps_per_epoch"]), int(train["batch_size"])
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"{meta} does not record steps_per_epoch and batch_size") from None
+        raise InputError(f"{meta} does not record steps_per_epoch and batch_size") from None
     with history.open(newline="") as f:
         rows = list(csv.DictReader(f))
     curve: dict = {"steps": [], "slots": []}

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.receiver import DeepRxReceiver
+from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json
 
 
@@ -55,11 +56,11 @@ class TFLiteModel:
         else:
             self.path = Path(tflite)
             if not self.path.is_file():
-                raise FileNotFoundError(f"TFLite file {self.path} does not exist")
+                raise MissingInputError(f"TFLite file {self.path} does not exist")
             try:
                 self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
             except ValueError as err:
-                raise ValueError(f"{self.path} is not a valid .tflite model: "
+                raise InputError(f"{self.path} is not a valid .tflite model: "
                                  f"{str(err).splitlines()[0]}") from None
         self.inputs = DeepRxConfig().feature_options()
         sidecar = self.path.with_suffix(".json") if self.path is not None else None
@@ -70,7 +71,7 @@ class TFLiteModel:
         self._output = self._interpreter.get_output_details()[0]
         for detail, what in ((self._input, "input"), (self._output, "output")):
             if len(detail["shape"]) != 4 or detail["shape"][0] != 1:
-                raise ValueError(f"the TFLite model's {what} is {list(detail['shape'])}; a DeepRx "
+                raise InputError(f"the TFLite model's {what} is {list(detail['shape'])}; a DeepRx "
                                  "export has [1, symbols, subcarriers, channels]")
 
     @property
@@ -93,16 +94,16 @@ class TFLiteModel:
         _, symbols, subcarriers, channels = self.input_shape
         grid = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
         if (symbols, subcarriers) != grid:
-            raise ValueError(f"{self.path or 'the TFLite model'} was exported for a {symbols} x "
+            raise InputError(f"{self.path or 'the TFLite model'} was exported for a {symbols} x "
                              f"{subcarriers} grid, the scenario has {grid[0]} x {grid[1]} "
                              "(symbols x subcarriers); export it for this scenario")
         expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **self.inputs).num_input_channels
         if channels != expected:
-            raise ValueError(f"{self.path or 'the TFLite model'} takes {channels} input channels, the "
+            raise InputError(f"{self.path or 'the TFLite model'} takes {channels} input channels, the "
                              f"scenario's {link_config.num_rx_ant} receive antennas give {expected}: "
                              "export it for this antenna count")
         if self.output_shape[-1] != link_config.num_bits_per_symbol:
-            raise ValueError(f"{self.path or 'the TFLite model'} outputs {self.output_shape[-1]} bits "
+            raise InputError(f"{self.path or 'the TFLite model'} outputs {self.output_shape[-1]} bits "
                              f"per symbol, the scenario's MCS carries {link_config.num_bits_per_symbol}")
 
     def _quantize(self, features: np.ndarray) -> np.ndarray:
@@ -132,7 +133,7 @@ class TFLiteModel:
         """
         features = np.asarray(features, np.float32)
         if features.shape[1:] != self.input_shape[1:]:
-            raise ValueError(f"features {list(features.shape[1:])} do not fit the TFLite model's "
+            raise InputError(f"features {list(features.shape[1:])} do not fit the TFLite model's "
                              f"input {list(self.input_shape[1:])} (it was exported for one grid)")
         quantized = self._quantize(features)
         logits = np.empty((len(features), *self.output_shape[1:]), np.float32)
@@ -188,6 +189,6 @@ class TFLiteReceiver(DeepRxReceiver):
                          config=DeepRxConfig(**model.inputs), precision=precision, **kwargs)
         grid = (self.layout.num_ofdm_symbols, self.layout.fft_size)
         if tuple(model.input_shape[1:3]) != grid:
-            raise ValueError(f"the TFLite model was exported for a {model.input_shape[1]} x "
+            raise InputError(f"the TFLite model was exported for a {model.input_shape[1]} x "
                              f"{model.input_shape[2]} grid, the link has {grid[0]} x {grid[1]} "
                              "(symbols x subcarriers); export it for this scenario")

@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
+from link_sim.errors import InputError
+
 #: Layers whose kernels are pruned (and counted by `sparsity`): DeepRx's input,
 #: pointwise, projection and head convolutions, which hold almost all of its
 #: weights and FLOPs. tfmot 0.8 does not prune depthwise kernels (it wraps
@@ -46,19 +48,19 @@ class PruningSchedule:
 
     def __post_init__(self):
         if not 0.0 <= self.target_sparsity < 1.0:
-            raise ValueError(f"target sparsity must be in [0, 1), got {self.target_sparsity}")
+            raise InputError(f"target sparsity must be in [0, 1), got {self.target_sparsity}")
         if not 0 <= self.begin_step < self.end_step:
-            raise ValueError(f"pruning must begin before it ends, got steps {self.begin_step} "
+            raise InputError(f"pruning must begin before it ends, got steps {self.begin_step} "
                              f"and {self.end_step}")
         if self.frequency < 1:
-            raise ValueError("the pruning frequency must be at least 1 step")
+            raise InputError("the pruning frequency must be at least 1 step")
 
     @classmethod
     def over_training(cls, target_sparsity: float, total_steps: int, begin: float = 0.1,
                       end: float = 0.7) -> "PruningSchedule":
         """A schedule from fraction ``begin`` to fraction ``end`` of ``total_steps``."""
         if not 0.0 <= begin < end <= 1.0:
-            raise ValueError(f"the pruning schedule BEGIN,END must be fractions of training with "
+            raise InputError(f"the pruning schedule BEGIN,END must be fractions of training with "
                              f"0 <= BEGIN < END <= 1, got {begin},{end}")
         begin_step, end_step = int(begin * total_steps), max(1, int(end * total_steps))
         frequency = max(1, min(100, (end_step - begin_step) // 10))

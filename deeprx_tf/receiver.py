@@ -14,6 +14,7 @@ from sionna.phy.nr import TBDecoder
 from deeprx_tf.checkpoint import Checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
+from link_sim.errors import InputError
 from link_sim.transmitter import tb_encoder_of
 
 
@@ -86,7 +87,7 @@ class DeepRxReceiver(Block):
         self._layout = GridLayout(pusch_transmitter, **(config.feature_options() if config else {}))
         num_bits = model.output_shape[-1]
         if num_bits != self._layout.num_bits_per_symbol:
-            raise ValueError(
+            raise InputError(
                 f"the DeepRx model outputs {num_bits} bits per symbol but the link's modulation "
                 f"carries {self._layout.num_bits_per_symbol}; use a model trained for this MCS")
         self._model = model
@@ -110,7 +111,7 @@ class DeepRxReceiver(Block):
         if num_rx_ant is not None:
             expected = dataclasses.replace(self._config or DeepRxConfig(), num_rx_ant=num_rx_ant)
             if expected.num_input_channels != self._num_input_channels:
-                raise ValueError(
+                raise InputError(
                     f"the DeepRx model takes {self._num_input_channels} input channels, not the "
                     f"{expected.num_input_channels} of its features for {num_rx_ant} receive antennas: "
                     "use a model trained for this antenna count, and give a model with optional "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from link_sim.errors import MissingInputError
+
 #: Name of the shipped checkpoint folder inside ``deeprx_tf/models``.
 DEFAULT_MODEL = "default"
 
@@ -19,6 +21,6 @@ def shipped_checkpoint(name: str = DEFAULT_MODEL) -> Path:
     """
     path = Path(str(resources.files("deeprx_tf") / "models" / name))
     if not (path / "model.json").is_file():
-        raise FileNotFoundError(f"no shipped DeepRx model {name!r} in {path.parent}; "
+        raise MissingInputError(f"no shipped DeepRx model {name!r} in {path.parent}; "
                                 "pass --checkpoint with a model trained by 'deeprx train'")
     return path

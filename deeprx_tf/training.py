@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
-import dataclasses
 import datetime
 import math
 import tempfile
@@ -15,13 +14,14 @@ import tf_keras as keras
 
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
-from deeprx_tf.dataset import (TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS, training_dataset,
-                               validation_sets)
+from deeprx_tf.dataset import training_dataset, validation_sets
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
-from deeprx_tf.pruning import PruningSchedule, prunable, pruning_callbacks, sparsity
+from deeprx_tf.pruning import prunable, pruning_callbacks, sparsity
 from deeprx_tf.qat import calibrate_activation_ranges, copy_float_weights, quantize_for_training
+from deeprx_tf.train_config import STRATEGIES, VALIDATION_CHANNEL_MODELS, TrainConfig
 from link_sim import LinkConfig
+from link_sim.errors import InputError
 from link_sim.metrics import geometric_mean_ber
 from link_sim.results import read_json, write_json
 
@@ -120,87 +120,6 @@ def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief
         return save_checkpoint(scratch, model, config, link_config, card, qat_model=qat_model)
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """How a DeepRx is trained; saved in the model card next to the weights.
-
-    Parameters
-    ----------
-    steps : int
-        Optimizer steps in total.
-    batch_size : int
-        Slots per step (global, over all replicas).
-    steps_per_epoch : int
-        Steps between validations, checkpoints and log lines.
-    learning_rate : float
-        Peak learning rate of the warm-up then linear-decay schedule (Adam).
-    warmup_steps : int
-        Steps of linear warm-up.
-    seed : int
-        Seed of the weights' initialisation and of the training data.
-    validation_sinr_db : tuple of float
-        SINR points of the validation Geometric Mean BER.
-    validation_slots : int
-        Validation slots per SINR point (over the validation channel models).
-    dmrs_symbols : tuple of int
-        DMRS symbol counts drawn for training (and validation).
-    channel_models : tuple of str
-        Training channel models.
-    xla : bool
-        Compile the train step with XLA.
-    prune_sparsity : float
-        Magnitude pruning: fraction of each convolution kernel's weights
-        that are zero at the end (0: no pruning; `deeprx_tf.pruning`).
-    prune_schedule : (float, float)
-        Fractions of ``steps`` where pruning begins and reaches
-        ``prune_sparsity`` (cubic ramp in between, then held).
-    qat : bool
-        Quantization-aware training for int8 export (`deeprx_tf.qat`);
-        usually a fine-tuning stage of a float model.
-    """
-
-    steps: int = 2000
-    batch_size: int = 16
-    steps_per_epoch: int = 100
-    learning_rate: float = 2e-3
-    warmup_steps: int = 200
-    seed: int = 0
-    validation_sinr_db: tuple[float, ...] = (10.0, 20.0, 30.0)
-    validation_slots: int = 64
-    dmrs_symbols: tuple[int, ...] = (1, 2)
-    channel_models: tuple[str, ...] = TRAIN_CHANNEL_MODELS
-    xla: bool = False
-    prune_sparsity: float = 0.0
-    prune_schedule: tuple[float, float] = (0.1, 0.7)
-    qat: bool = False
-
-    def __post_init__(self):
-        for name in ("steps", "batch_size", "steps_per_epoch", "validation_slots"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if not self.learning_rate > 0:
-            raise ValueError("learning_rate must be positive")
-        if not 0 <= self.warmup_steps < self.steps:
-            raise ValueError("warmup_steps must be in [0, steps)")
-        if set(self.dmrs_symbols) - {1, 2}:
-            raise ValueError("dmrs_symbols must be 1 and/or 2")
-        if self.prune_sparsity:
-            self.pruning_schedule()  # validates sparsity and schedule
-            if self.qat:
-                raise ValueError("pruning and quantization-aware training run as separate stages: "
-                                 "prune first, then fine-tune the pruned checkpoint with QAT")
-
-    def pruning_schedule(self) -> PruningSchedule | None:
-        """The magnitude-pruning schedule over ``steps``; `None` without pruning."""
-        if not self.prune_sparsity:
-            return None
-        return PruningSchedule.over_training(self.prune_sparsity, self.steps, *self.prune_schedule)
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-
 def make_strategy(name: str | None) -> tf.distribute.Strategy:
     """``None``/"default" (one device), ``"mirrored"`` (all local GPUs, or all logical CPUs
     where there is no GPU) or ``"multiworker"`` (TF_CONFIG describes the cluster)."""
@@ -212,7 +131,7 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multiworker")
+    raise InputError(f"unknown strategy {name!r}: use {', '.join(STRATEGIES)}")
 
 
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
@@ -273,7 +192,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
             init = load_checkpoint(init_from)
             domain = domain.union(init.training_domain)  # a fine-tuned model has seen both
             if init.config != model_config:
-                raise ValueError(f"the init_from checkpoint {init_from} has another architecture "
+                raise InputError(f"the init_from checkpoint {init_from} has another architecture "
                                  "than the model to train")
             model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,

@@ -15,6 +15,7 @@ import tf_keras as keras
 
 from deeprx_tf.losses import masked_bce
 from distill.losses import masked_bitwise_kl
+from link_sim.errors import InputError
 
 
 def _require_tf_keras(model, role: str):
@@ -111,11 +112,11 @@ class Distiller(keras.Model):
             Passed to `tf_keras.Model.compile` (``jit_compile`` ...).
         """
         if student_loss_fn is None:
-            raise ValueError("the Distiller needs a student_loss_fn")
+            raise InputError("the Distiller needs a student_loss_fn")
         if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise InputError(f"temperature must be > 0, got {temperature}")
         if not sobolev_weight >= 0:
-            raise ValueError(f"sobolev_weight must be >= 0, got {sobolev_weight}")
+            raise InputError(f"sobolev_weight must be >= 0, got {sobolev_weight}")
         self._check_alpha(alpha)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
         self.student_loss_fn = student_loss_fn
@@ -128,7 +129,7 @@ class Distiller(keras.Model):
     @staticmethod
     def _check_alpha(alpha):
         if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha weighs the student loss against the distillation loss "
+            raise InputError(f"alpha weighs the student loss against the distillation loss "
                              f"(alpha, 1 - alpha) and must be in [0, 1], got {alpha}")
 
     def distillation_loss(self, y, teacher_logits, student_logits):
@@ -257,7 +258,7 @@ class DeepRxDistiller(Distiller):
     @staticmethod
     def _check_alpha(alpha):
         if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
+            raise InputError(f"alpha must be >= 0, got {alpha}")
 
     def distillation_loss(self, y, teacher_logits, student_logits):
         """``distillation_loss_fn(target, z_t, z_s, T)``, times ``T^2`` with ``scale_by_t2``."""

@@ -23,77 +23,16 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.training import TrainConfig, train_deeprx
+from distill.plan import STEPS, KDPlan
 from distill.procedure import distill_deeprx
 from link_sim import LinkConfig
+from link_sim.errors import InputError
 from link_sim.results import read_json, write_atomic, write_json
-
-#: The steps of the procedure, in order.
-STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
-
-
-@dataclasses.dataclass(frozen=True)
-class KDPlan:
-    """What the KD procedure sweeps; sizes are width multipliers of the paper's DeepRx.
-
-    Parameters
-    ----------
-    student_widths : tuple of float
-        Step 1: sizes trained from scratch.
-    student_width : float
-        The student of steps 2-4.
-    teacher_widths : tuple of float
-        Step 2: teacher sizes.
-    alphas, temperatures : tuple of float
-        Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
-    alpha, temperature : float
-        Step 2's alpha and T.
-    final_sinr_db : tuple of float
-        Step 4's SINR grid.
-    final_dmrs_symbols : tuple of int
-        Step 4's pilot counts (the paper: 1 and 2).
-    final_batch_size, final_max_mc_iter : int
-        Step 4's Monte Carlo budget per SINR point.
-    target_ber : float
-        Where step 4 reads SINR gains.
-    """
-
-    student_widths: tuple[float, ...] = (0.0625, 0.125, 0.25)
-    student_width: float = 0.125
-    teacher_widths: tuple[float, ...] = (0.25, 0.5)
-    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 5e5)
-    temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
-    alpha: float = 1.0
-    temperature: float = 3.0
-    final_sinr_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
-    final_dmrs_symbols: tuple[int, ...] = (1, 2)
-    final_batch_size: int = 64
-    final_max_mc_iter: int = 10
-    target_ber: float = 1e-3
-
-    def __post_init__(self):
-        for name in ("student_widths", "teacher_widths", "alphas", "temperatures", "final_sinr_db",
-                     "final_dmrs_symbols"):
-            values = tuple(getattr(self, name))
-            if not values:
-                raise ValueError(f"{name} must not be empty")
-            object.__setattr__(self, name, values)
-        widths = (*self.student_widths, self.student_width, *self.teacher_widths)
-        if min(widths) <= 0 or min(self.temperatures) <= 0 or self.temperature <= 0:
-            raise ValueError("widths and temperatures must be positive")
-        if min(self.alphas) < 0 or self.alpha < 0:
-            raise ValueError("alpha must be non-negative")
-        if set(self.final_dmrs_symbols) - {1, 2}:
-            raise ValueError("final_dmrs_symbols must be 1 and/or 2")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
 
 def _width_name(width: float) -> str:
     return f"x{width:g}"
@@ -125,7 +64,7 @@ class KDExperiment:
         settings = {"plan": plan.to_dict(), "link": link_config.to_dict(), "train": train_config.to_dict()}
         saved = self.out / "experiment.json"
         if saved.is_file() and read_json(saved, "experiment") != settings:
-            raise ValueError(f"{saved} describes another experiment (plan, scenario or training "
+            raise InputError(f"{saved} describes another experiment (plan, scenario or training "
                              "options differ); use another --out folder")
         write_json(saved, settings)
 
@@ -256,7 +195,7 @@ class KDExperiment:
         """Run the given steps (each reuses finished runs); returns their results by step."""
         unknown = set(steps) - set(STEPS)
         if unknown:
-            raise ValueError(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
+            raise InputError(f"unknown steps {sorted(unknown)}; choose from {', '.join(STEPS)}")
         return {step: getattr(self, step)() for step in STEPS if step in steps}
 
     # ---------------------------------------------------------------- outputs

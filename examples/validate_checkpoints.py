@@ -15,7 +15,8 @@ import argparse
 from pathlib import Path
 
 from deeprx_tf.checkpoint import load_checkpoint
-from deeprx_tf.dataset import VALIDATION_CHANNEL_MODELS, validation_sets
+from deeprx_tf.dataset import validation_sets
+from deeprx_tf.train_config import VALIDATION_CHANNEL_MODELS
 from deeprx_tf.training import ValidationGeometricMeanBER
 from link_sim.results import write_json
 

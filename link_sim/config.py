@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from link_sim.errors import InputError
 from link_sim.results import dataclass_from_dict, read_json, write_json
 
 #: Channel models a `LinkConfig` accepts.
@@ -27,15 +28,15 @@ def _check_range(name: str, value: Any, low: float, high: float) -> tuple[float,
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a pair (min, max) of numbers, got {value!r}"
         ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     if lo > hi:
-        raise ValueError(f"{name} must be (min, max) with min <= max, got {value!r}")
+        raise InputError(f"{name} must be (min, max) with min <= max, got {value!r}")
     if lo < low or hi > high:
-        raise ValueError(f"{name} must lie within [{low}, {high}], got {value!r}")
+        raise InputError(f"{name} must lie within [{low}, {high}], got {value!r}")
     return (lo, hi)
 
 
@@ -104,30 +105,30 @@ class LinkConfig:
         def check_int(name, low, high):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+                raise InputError(f"{name} must be an integer, got {value!r}")
             if not low <= value <= high:
-                raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+                raise InputError(f"{name} must be in [{low}, {high}], got {value}")
 
         if not (isinstance(self.carrier_frequency_hz, (int, float))
                 and 4.1e8 <= self.carrier_frequency_hz <= 7.125e9):
-            raise ValueError(
+            raise InputError(
                 "carrier_frequency_hz must be an FR1 frequency in [410e6, 7.125e9] Hz, "
                 f"got {self.carrier_frequency_hz!r}")
         if self.subcarrier_spacing_khz not in (15, 30):
-            raise ValueError(
+            raise InputError(
                 f"subcarrier_spacing_khz must be 15 or 30, got {self.subcarrier_spacing_khz!r}")
         check_int("num_prb", 1, 275)
         check_int("num_rx_ant", 1, 16)
         if self.num_tx_ant not in (1, 2, 4):
-            raise ValueError(f"num_tx_ant must be 1, 2 or 4, got {self.num_tx_ant!r}")
+            raise InputError(f"num_tx_ant must be 1, 2 or 4, got {self.num_tx_ant!r}")
         check_int("num_layers", 1, self.num_tx_ant)
         if self.num_layers > self.num_rx_ant:
-            raise ValueError(
+            raise InputError(
                 f"num_layers ({self.num_layers}) cannot exceed num_rx_ant ({self.num_rx_ant})")
         check_int("mcs_index", 0, 27)
         check_int("num_dmrs_symbols", 1, 2)
         if self.channel_model not in CHANNEL_MODELS:
-            raise ValueError(
+            raise InputError(
                 f"unknown channel model {self.channel_model!r}; "
                 f"choose one of {', '.join(CHANNEL_MODELS)}")
         set_ = object.__setattr__  # frozen: normalise ranges to float pairs once
@@ -156,7 +157,7 @@ class LinkConfig:
     def require_256qam(self) -> None:
         """Raise `ValueError` unless `mcs_index` selects 256-QAM."""
         if self.num_bits_per_symbol != 8:
-            raise ValueError(
+            raise InputError(
                 f"MCS index {self.mcs_index} of the 256-QAM table is "
                 f"{2 ** self.num_bits_per_symbol}-QAM ({self.num_bits_per_symbol} bits/symbol); "
                 "this needs 256-QAM: use an MCS index from 20 to 27")

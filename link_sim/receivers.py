@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 import tensorflow as tf
 from sionna.phy.nr import PUSCHReceiver
 
+from link_sim.errors import InputError
+
 #: Names of the receivers this module builds (see `make_baseline_receiver`).
 BASELINE_RECEIVERS = ("lmmse", "perfect-csi")
 
@@ -104,7 +106,7 @@ class LMMSEReceiver(PUSCHReceiver):
 def make_baseline_receiver(name: str, pusch_transmitter, **kwargs) -> LMMSEReceiver:
     """A baseline receiver by name: ``"lmmse"`` (LS + LMMSE) or ``"perfect-csi"``."""
     if name not in BASELINE_RECEIVERS:
-        raise ValueError(f"unknown receiver {name!r}; choose one of {', '.join(BASELINE_RECEIVERS)}")
+        raise InputError(f"unknown receiver {name!r}; choose one of {', '.join(BASELINE_RECEIVERS)}")
     return LMMSEReceiver(pusch_transmitter, perfect_csi=(name == "perfect-csi"), **kwargs)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from link_sim.errors import InputError, MissingInputError, OutputExistsError
+
 
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     """Write a file through a temporary name in the same folder, then rename.
@@ -52,11 +54,11 @@ def read_json(path: str | Path, what: str) -> Any:
     naming ``what`` it should have been."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{what} file {path} does not exist")
+        raise MissingInputError(f"{what} file {path} does not exist")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{what} file {path} is not valid JSON: {err}") from None
+        raise InputError(f"{what} file {path} is not valid JSON: {err}") from None
 
 
 def dataclass_from_dict(cls, data: Any, what: str):
@@ -64,11 +66,11 @@ def dataclass_from_dict(cls, data: Any, what: str):
     import dataclasses
 
     if not isinstance(data, dict):
-        raise ValueError(f"a {what} must be a JSON object, got {type(data).__name__}")
+        raise InputError(f"a {what} must be a JSON object, got {type(data).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown {what} key(s) {', '.join(unknown)}; "
+        raise InputError(f"unknown {what} key(s) {', '.join(unknown)}; "
                          f"known keys are {', '.join(sorted(known))}")
     return cls(**data)
 
@@ -94,10 +96,10 @@ def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwri
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output path {out} exists and is not a folder")
+        raise InputError(f"output path {out} exists and is not a folder")
     existing = [name for name in result_names if (out / name).exists()]
     if existing and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out / existing[0]} already exists; pass --overwrite to replace it "
             "or choose another --out folder")
     try:
@@ -105,5 +107,5 @@ def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwri
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
             pass
     except OSError as err:
-        raise ValueError(f"cannot write to output folder {out}: {err.strerror or err}") from None
+        raise InputError(f"cannot write to output folder {out}: {err.strerror or err}") from None
     return out

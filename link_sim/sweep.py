@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config as sionna_config
 
+from link_sim.errors import InputError
 from link_sim.metrics import TargetNotReached, geometric_mean_ber, sinr_at_ber
 from link_sim.simulator import LinkSimulator
 
@@ -130,29 +131,29 @@ def parse_sinr_grid(text: str) -> list[float]:
                 raise ValueError
             start, stop, step = parts
             if not step > 0:
-                raise ValueError(f"SINR grid step must be positive, got {step:g} in {text!r}")
+                raise InputError(f"SINR grid step must be positive, got {step:g} in {text!r}")
             grid = list(np.round(np.arange(start, stop + step / 2, step), 6))
         else:
             grid = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as err:
         if str(err):
             raise
-        raise ValueError(
+        raise InputError(
             f"malformed SINR grid {text!r}: use start:stop:step (e.g. 0:30:5) or a list (e.g. 0,10,20)"
         ) from None
     if not grid:
-        raise ValueError(f"SINR grid {text!r} is empty")
+        raise InputError(f"SINR grid {text!r} is empty")
     if not all(math.isfinite(v) for v in grid):
-        raise ValueError(f"SINR grid {text!r} has non-finite values")
+        raise InputError(f"SINR grid {text!r} has non-finite values")
     if any(b <= a for a, b in zip(grid, grid[1:])):
-        raise ValueError(f"SINR grid {text!r} must be strictly increasing")
+        raise InputError(f"SINR grid {text!r} must be strictly increasing")
     return [float(v) for v in grid]
 
 
 def compile_error_counter(simulator: LinkSimulator, graph_mode: str = "graph") -> Callable:
     """``f(batch_size, sinr_db) -> counts`` for `simulator`, in eager, graph or XLA mode."""
     if graph_mode not in GRAPH_MODES:
-        raise ValueError(f"graph_mode must be one of {GRAPH_MODES}, got {graph_mode!r}")
+        raise InputError(f"graph_mode must be one of {GRAPH_MODES}, got {graph_mode!r}")
     if graph_mode == "eager":
         return simulator.count_errors
     return tf.function(simulator.count_errors, jit_compile=(graph_mode == "xla"))
@@ -205,7 +206,7 @@ def run_sweep(simulator: LinkSimulator, sinr_db: Sequence[float], batch_size: in
     SweepResult
     """
     if batch_size < 1 or max_mc_iter < 1:
-        raise ValueError("batch_size and max_mc_iter must be at least 1")
+        raise InputError("batch_size and max_mc_iter must be at least 1")
     counter = compile_error_counter(simulator, graph_mode)
     result = SweepResult(receiver=name, points=[])
     try:

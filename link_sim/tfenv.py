@@ -19,3 +19,40 @@ if os.environ.get("TF_USE_LEGACY_KERAS") != "1" and "tensorflow" in sys.modules:
     )
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and set up its devices with this process' stderr sent nowhere.
+
+    On a machine without a GPU, TensorFlow's CUDA plugins print a dozen
+    lines while loading and at device set-up, before ``TF_CPP_MIN_LOG_LEVEL``
+    applies. This silences exactly that start-up (what it printed is
+    replayed if it fails) and TensorFlow's Python warnings after it; Python
+    ``warnings`` (the package's own) are untouched. Command-line tools call
+    it before their work; a library import never does.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    fd = 2  # the process' stderr, whatever sys.stderr is (a test's capture, say)
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device set-up prints here (cuInit)
+        except BaseException:
+            os.dup2(saved, fd)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)

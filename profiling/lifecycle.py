@@ -17,8 +17,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from link_sim.errors import InputError
+
 #: Inference rate the paper assumes for a base station [inferences per second].
 DEFAULT_INFERENCE_RATE = 400.0
+#: The paper's training figures: 20 J per step, 250,000 steps.
+PAPER_TRAIN_ENERGY_PER_STEP_J = 20.0
+PAPER_TRAIN_STEPS = 250_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Lifecycle:
     def __post_init__(self):
         for field in ("training_energy_j", "inference_energy_j", "inference_rate"):
             if not getattr(self, field) > 0:
-                raise ValueError(f"{field} must be positive")
+                raise InputError(f"{field} must be positive")
 
     @classmethod
     def from_steps(cls, energy_per_step_j: float, steps: int, inference_energy_j: float,

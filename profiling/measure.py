@@ -30,6 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
+from link_sim.errors import InputError
+
 #: kWh -> J
 _J_PER_KWH = 3.6e6
 #: CodeCarbon CPU modes that read a hardware energy counter.
@@ -66,9 +68,9 @@ class EnergyMeasurement:
 
     def __post_init__(self):
         if not self.idle_powers_w:
-            raise ValueError("the base power needs at least one idle window")
+            raise InputError("the base power needs at least one idle window")
         if not self.duration_s > 0 or self.count < 1:
-            raise ValueError("duration_s must be positive and count at least 1")
+            raise InputError("duration_s must be positive and count at least 1")
 
     @property
     def base_power_w(self) -> float:
@@ -178,7 +180,7 @@ def measure_energy(workload: Callable[[], None], count: int, idle_windows: int =
     EnergyMeasurement
     """
     if idle_windows < 1 or not idle_window_s > 0:
-        raise ValueError("idle_windows must be at least 1 and idle_window_s positive")
+        raise InputError("idle_windows must be at least 1 and idle_window_s positive")
     import logging
 
     from codecarbon import OfflineEmissionsTracker

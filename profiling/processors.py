@@ -15,6 +15,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from link_sim.errors import InputError, MissingInputError
 from link_sim.results import dataclass_from_dict, read_json
 
 DATA_FILE = "processors.json"
@@ -51,11 +52,11 @@ class Processor:
 
     def __post_init__(self):
         if not self.name:
-            raise ValueError("a processor needs a name")
+            raise InputError("a processor needs a name")
         for field in ("peak_flops", "tdp_w"):
             value = getattr(self, field)
             if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"processor {self.name!r}: {field} must be a positive number, got {value!r}")
+                raise InputError(f"processor {self.name!r}: {field} must be a positive number, got {value!r}")
 
     @property
     def flops_per_watt(self) -> float:
@@ -82,7 +83,7 @@ def read_processors(path: str | Path) -> list[Processor]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         if not path.is_file():
-            raise FileNotFoundError(f"processor file {path} does not exist")
+            raise MissingInputError(f"processor file {path} does not exist")
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         entries = []
@@ -92,23 +93,23 @@ def read_processors(path: str | Path) -> list[Processor]:
                 row["peak_flops"] = float(row["peak_flops"])
                 row["tdp_w"] = float(row["tdp_w"])
             except (KeyError, ValueError) as err:
-                raise ValueError(f"processor file {path}: each row needs numeric peak_flops and "
+                raise InputError(f"processor file {path}: each row needs numeric peak_flops and "
                                  f"tdp_w ({err})") from None
             entries.append(row)
     else:
         data = read_json(path, "processor")
         entries = data.get("processors") if isinstance(data, dict) else data
         if not isinstance(entries, list):
-            raise ValueError(f"processor file {path} must hold a list of processors "
+            raise InputError(f"processor file {path} must hold a list of processors "
                              "or {\"processors\": [...]}")
     processors = []
     for entry in entries:
         try:
             processors.append(dataclass_from_dict(Processor, entry, "processor"))
         except TypeError as err:  # a missing field
-            raise ValueError(f"processor file {path}: {err}") from None
+            raise InputError(f"processor file {path}: {err}") from None
     if not processors:
-        raise ValueError(f"processor file {path} lists no processors")
+        raise InputError(f"processor file {path} lists no processors")
     return processors
 
 

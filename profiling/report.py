@@ -10,9 +10,11 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+from link_sim.errors import InputError
 from link_sim.results import write_atomic, write_json
 from profiling.flops import FlopsReport, count_flops
-from profiling.lifecycle import Lifecycle
+from profiling.lifecycle import (DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS,
+                                 Lifecycle)
 from profiling.measure import EnergyMeasurement
 from profiling.plots import plot_block_energy, plot_lifecycle
 from profiling.processors import Processor, energy_table
@@ -20,9 +22,6 @@ from profiling.processors import Processor, energy_table
 #: Files `profile_model` writes.
 PROFILE_OUTPUTS = ("profile.json", "flops_by_layer.csv", "energy_by_block.png", "lifecycle.png")
 
-#: The paper's training figures: 20 J per step, 250,000 steps.
-PAPER_TRAIN_ENERGY_PER_STEP_J = 20.0
-PAPER_TRAIN_STEPS = 250_000
 
 
 def layer_table_csv(report: FlopsReport) -> str:
@@ -41,7 +40,7 @@ def layer_table_csv(report: FlopsReport) -> str:
 def profile_model(model, input_shape, processors: list[Processor], out_dir: str | Path,
                   lifecycle_processor: str, train_energy_per_step_j: float = PAPER_TRAIN_ENERGY_PER_STEP_J,
                   train_steps: int = PAPER_TRAIN_STEPS, inference_energy_j: float | None = None,
-                  inference_rate: float = 400.0,
+                  inference_rate: float = DEFAULT_INFERENCE_RATE,
                   measure: Callable[[], dict[str, EnergyMeasurement]] | None = None,
                   about: dict | None = None) -> dict:
     """Profile ``model`` and write `PROFILE_OUTPUTS` into ``out_dir``.
@@ -76,7 +75,7 @@ def profile_model(model, input_shape, processors: list[Processor], out_dir: str 
     out = Path(out_dir)
     names = [p.name for p in processors]
     if lifecycle_processor not in names:
-        raise ValueError(f"unknown --lifecycle-processor {lifecycle_processor!r}; "
+        raise InputError(f"unknown --lifecycle-processor {lifecycle_processor!r}; "
                          f"choose from {', '.join(names)}")
     report = count_flops(model, input_shape)
     by_block = report.by_block()

@@ -179,3 +179,50 @@ def test_checkpoint_needs_deeprx_receiver(tmp_path, capsys):
     code, _, err = run(["simulate", "--receiver", "lmmse", "--checkpoint", str(tmp_path),
                         "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "--receiver deeprx" in err
+
+
+def test_help_loads_no_tensorflow_and_defaults_are_the_libraries():
+    """Each command's --help answers without TensorFlow; its defaults are the dataclasses'."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from deeprx_tf.cli import cli\n"
+        "for command in ('simulate', 'train', 'distill', 'sweep', 'profile', 'export'):\n"
+        "    result = CliRunner().invoke(cli, [command, '--help'])\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "print(CliRunner().invoke(cli, ['train', '--help']).output)\n"
+        "print('tensorflow loaded:', 'tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    out = " ".join(out.split())  # help text wraps at any space
+    assert "tensorflow loaded: False" in out
+    from deeprx_tf.train_config import TrainConfig
+
+    defaults = TrainConfig()
+    assert f"--steps INTEGER RANGE [default: {defaults.steps};" in out
+    assert "[default: CDL-B,CDL-C,CDL-D,TDL-B,TDL-C,TDL-D]" in out
+
+
+def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only what a user can fix becomes a one-line error; a plain ValueError is a bug."""
+    import link_sim.compare
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(link_sim.compare, "compare_receivers", broken)
+    with pytest.raises(ValueError, match="invariant"):
+        main(["simulate", *TINY, *BASELINES, "--out", str(tmp_path / "o")])
+
+
+def test_simulate_prints_no_tensorflow_start_up_lines(tmp_path):
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-c", "from deeprx_tf.cli import main; main()", "simulate", *TINY,
+            "--receiver", "lmmse", "--sinr", "20", "--out", str(tmp_path / "o")]
+    err = subprocess.run(argv, capture_output=True, text=True, check=True).stderr
+    assert not [line for line in err.splitlines() if "cuda" in line.lower() or "absl" in line.lower()], err
+    assert err.startswith("scenario:")

@@ -11,7 +11,7 @@ from deeprx_tf.checkpoint import load_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker
 from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
-from deeprx_tf.export import CALIBRATION_METHODS, EXPORT_FORMATS, export_deeprx, sidecar_path
+from deeprx_tf.export import export_deeprx, sidecar_path
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.model import build_deeprx
@@ -262,10 +262,3 @@ def test_int8_calibration_methods(exports, tiny_model, tiny_config, tmp_path):
     assert batch_mean["output"]["scale"] < minmax["output"]["scale"]
     with pytest.raises(ValueError, match="unknown calibration"):
         export_deeprx(tiny_model, "int8", tmp_path / "x.tflite", tiny_config, calibration="percentile")
-
-
-def test_cli_lists_the_export_formats():
-    from deeprx_tf.cli import _CALIBRATION_METHODS, _EXPORT_FORMATS
-
-    assert _EXPORT_FORMATS == EXPORT_FORMATS
-    assert _CALIBRATION_METHODS == CALIBRATION_METHODS

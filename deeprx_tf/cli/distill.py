@@ -1,0 +1,57 @@
+"""``deeprx distill``: train a small DeepRx student against a teacher (knowledge distillation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from deeprx_tf.cli.common import scenario_from_options, split_scenario, uses_tensorflow
+from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
+
+
+@click.command()
+@click.option("--teacher", type=click.Path(path_type=Path), required=True,
+              help="Checkpoint of the teacher DeepRx.")
+@click.option("--student-preset", help="Student architecture: a width multiplier like 'x0.125'.")
+@click.option("--student-flops", type=click.FloatRange(min=0, min_open=True),
+              help="Or the student's FLOPs per slot of this scenario's grid.")
+@click.option("--student-model-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Or the student architecture as DeepRxConfig JSON.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=5e5, show_default=True,
+              help="Weight of the student's own loss: L = alpha * BCE + KL (paper eq. 2).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=3.0,
+              show_default=True, help="Softening temperature T of the bit probabilities.")
+@click.option("--t2/--no-t2", "scale_by_t2", default=False, show_default=True,
+              help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
+@click.option("--sobolev-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Also match the teacher's input gradients (Sobolev training) with this weight.")
+@INIT_FROM
+@training_options
+@uses_tensorflow
+def distill(teacher, student_preset, student_flops, student_model_config, init_from, alpha,
+            temperature, scale_by_t2, sobolev_weight, **options):
+    """Train a small DeepRx student against a teacher checkpoint (knowledge distillation).
+
+    Same data, schedule, validation and checkpoints as 'deeprx train'; the
+    model card records the teacher, alpha, T and the data seed. With
+    --init-from and --qat, the student starts from a trained checkpoint and
+    learns fake int8 with the teacher's LLRs as targets (quantization-aware
+    distillation; give the float checkpoint as both, and a small --alpha).
+    """
+    scenario_opts, training = split_scenario(options)
+    scenario = scenario_from_options(**scenario_opts)
+    if (student_preset is None and student_flops is None and student_model_config is None
+            and init_from is None):
+        raise click.UsageError("give the student's size: --student-preset, --student-flops, "
+                               "--student-model-config or --init-from")
+    student_config = model_config_from_options(
+        student_preset, student_model_config, student_flops, scenario, init_from,
+        names=("--student-preset", "--student-model-config", "--student-flops"))
+    from distill.procedure import distillation_hooks
+
+    compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
+                                                     temperature=temperature, scale_by_t2=scale_by_t2,
+                                                     sobolev_weight=sobolev_weight)
+    run_training(student_config, scenario, init_from=init_from, compile_trainee=compile_trainee,
+                 card_extra=card_extra, what="DeepRx student", **training)

@@ -1,0 +1,85 @@
+"""``deeprx sweep``: the paper's four-step knowledge-distillation procedure, resumable."""
+
+from __future__ import annotations
+
+import click
+
+from deeprx_tf.cli.common import (format_list, parse_list, scenario_from_options, split_scenario,
+                                  uses_tensorflow)
+from deeprx_tf.cli.train_options import train_config_from_options, training_options
+from distill.plan import STEPS, KDPlan
+
+_PLAN = KDPlan()
+
+
+@click.command()
+@click.option("--student-widths", default=format_list(_PLAN.student_widths), show_default=True,
+              help="Step student_size (Fig. 3): widths (x the paper model) trained from scratch.")
+@click.option("--student-width", type=click.FloatRange(min=0, min_open=True), default=_PLAN.student_width,
+              show_default=True, help="The student of the later steps.")
+@click.option("--teacher-widths", default=format_list(_PLAN.teacher_widths), show_default=True,
+              help="Step teacher_size (Fig. 4): teacher widths.")
+@click.option("--alphas", default=format_list(_PLAN.alphas), show_default=True,
+              help="Step alpha (Table III): alpha grid.")
+@click.option("--temperatures", default=format_list(_PLAN.temperatures), show_default=True,
+              help="Step temperature (Fig. 5): T grid, at the best alpha.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=_PLAN.alpha, show_default=True,
+              help="alpha of the teacher_size step.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=_PLAN.temperature,
+              show_default=True, help="T of the teacher_size and alpha steps.")
+@click.option("--sinr", "sinr_grid", default=format_list(_PLAN.final_sinr_db), show_default=True,
+              help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
+@click.option("--final-dmrs", default=format_list(_PLAN.final_dmrs_symbols), show_default=True,
+              help="Step final: DMRS symbol counts.")
+@click.option("--final-batch-size", type=click.IntRange(min=1), default=_PLAN.final_batch_size,
+              show_default=True)
+@click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=_PLAN.final_max_mc_iter,
+              show_default=True)
+@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=_PLAN.target_ber, show_default=True, help="Step final: BER at which SINR gains are read.")
+@click.option("--step", "only_steps", multiple=True, type=click.Choice(STEPS),
+              help="Run only these steps (repeat; default: all, in order).")
+@training_options
+@uses_tensorflow
+def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
+          sinr_grid, final_dmrs, final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
+    """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
+
+    Every run is a checkpoint under --out/runs, trained with the same
+    options (so KD and scratch students differ by the teacher alone) and
+    reused when finished: run the same command again to resume. Each step
+    writes STEP.json and STEP.png into --out; the final step also
+    final_dmrsN/ (results.json, ber.png, ber.csv).
+    """
+    from link_sim.sweep import parse_sinr_grid
+
+    scenario_opts, training = split_scenario(options)
+    scenario = scenario_from_options(**scenario_opts)
+    strategy, out_dir = training.pop("strategy"), training.pop("out_dir")
+    if training.pop("overwrite"):
+        raise click.UsageError("deeprx sweep reuses finished runs and resumes; to start anew, "
+                               "choose another --out folder")
+    train_config = train_config_from_options(**training)
+    from distill.experiments import KDExperiment, KDPlan
+
+    plan = KDPlan(student_widths=parse_list(student_widths, "--student-widths"),
+                  student_width=student_width, teacher_widths=parse_list(teacher_widths, "--teacher-widths"),
+                  alphas=parse_list(alphas, "--alphas"), temperatures=parse_list(temperatures, "--temperatures"),
+                  alpha=alpha, temperature=temperature, final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
+                  final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
+                  final_batch_size=final_batch_size, final_max_mc_iter=final_max_mc_iter,
+                  target_ber=target_ber)
+    experiment = KDExperiment(plan, scenario, train_config, out_dir, strategy=strategy,
+                              log=lambda message: click.echo(message, err=True))
+    results = experiment.run(only_steps or STEPS)
+    for step, result in results.items():
+        if step == "final":
+            for dmrs, entries in result["dmrs"].items():
+                line = ", ".join(f"{name} {e['geometric_mean_ber']:.3f}" for name, e in entries.items())
+                gain = entries["KD student"]["gain_db_vs_scratch_student"]
+                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain at BER "
+                           f"{target_ber:g}: " + (f"{gain:.2f} dB" if gain is not None else "not reached"))
+        else:
+            best = min(result["rows"], key=lambda r: r["val_gmber"])
+            click.echo(f"{step}: best {best['run']} (validation Geometric Mean BER {best['val_gmber']:.3f})")
+    click.echo(f"wrote {', '.join(f'{step}.json' for step in results)} into {out_dir}")
