@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
+from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
@@ -201,14 +202,9 @@ def _load_weights(model, path: Path, what: str, hint: str = ""):
     return model
 
 
-def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig) -> None:
-    """Raise `ValueError` if a model cannot receive the scenario's slots."""
-    if config.num_rx_ant != link_config.num_rx_ant:
-        raise InputError(f"the checkpoint is for {config.num_rx_ant} receive antennas, "
-                         f"the scenario has {link_config.num_rx_ant}")
-    if config.num_bits_per_symbol != link_config.num_bits_per_symbol:
-        raise InputError(f"the checkpoint outputs {config.num_bits_per_symbol} bits per symbol, "
-                         f"the scenario's MCS {link_config.mcs_index} carries {link_config.num_bits_per_symbol}")
-    if link_config.num_layers != 1:
-        raise InputError("DeepRx receives a single layer; the scenario has "
-                         f"{link_config.num_layers}")
+def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig, name: str = "the checkpoint") -> None:
+    """Raise `InputError` if a model of this architecture cannot receive the scenario's slots
+    (`deeprx_tf.compat.check_model_fits`)."""
+    check_model_fits(name, LinkShape.of_link_config(link_config),
+                     num_bits_per_symbol=config.num_bits_per_symbol, inputs=config.feature_options(),
+                     num_rx_ant=config.num_rx_ant, num_input_channels=config.num_input_channels)

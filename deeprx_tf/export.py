@@ -25,6 +25,7 @@ import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
+from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS
 from deeprx_tf.layers import with_keras_layers
@@ -290,10 +291,9 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         raise InputError("--calibration learned needs a quantization-aware-trained checkpoint "
                          "(deeprx train --qat); this one has no qat_weights.h5")
     inputs = (model_config or DeepRxConfig()).feature_options()
-    expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **inputs).num_input_channels
-    if model.input_shape[-1] != expected:
-        raise InputError(f"the model takes {model.input_shape[-1]} input channels, its features for "
-                         f"this scenario have {expected}: pass the model's config (model_config=)")
+    check_model_fits("the model", LinkShape.of_link_config(link_config),
+                     num_bits_per_symbol=int(model.output_shape[-1]), inputs=inputs,
+                     num_input_channels=int(model.input_shape[-1]))
     out = Path(out)
     if out.suffix != ".tflite":
         raise InputError(f"--out must name a .tflite file, got {out}")

@@ -61,9 +61,12 @@ class GridLayout:
         num_data = int(rg.num_data_symbols)
         # coded bits per transport block fill the data REs exactly
         self.num_bits_per_symbol = int(tb_encoder_of(pusch_transmitter).n) // num_data
+        # Sionna's blocks below work in the transmitter's precision ("single" or "double")
+        precision = getattr(pusch_transmitter, "precision", None)
         # [1, num_tx=1, num_streams=1, num_ofdm_symbols, fft_size] -> [symbols, subcarriers]
-        grid = ResourceGridMapper(rg)(tf.zeros([1, 1, 1, num_data], tf.complex64))
-        self.pilot_grid = grid[0, 0, 0]
+        mapper = ResourceGridMapper(rg, precision=precision)
+        grid = mapper(tf.zeros([1, 1, 1, num_data], mapper.cdtype))
+        self.pilot_grid = tf.cast(grid[0, 0, 0], tf.complex64)
         # pilot pattern mask [num_tx, num_streams, symbols, subcarriers]: 1 = reserved
         mask = np.asarray(rg.pilot_pattern.mask)[0, 0] == 0
         self.data_mask = tf.constant(mask.astype(np.float32))
@@ -79,9 +82,10 @@ class GridLayout:
         interpolations = {ls_interpolation} - {None} | ({"lin"} if equalized_input else set())
         self._estimators = {interpolation: PUSCHLSChannelEstimator(
             rg, tx._dmrs_length, tx._dmrs_additional_position, tx._num_cdm_groups_without_data,
-            interpolation_type=interpolation) for interpolation in sorted(interpolations)}
-        self._equalizer = (LMMSEEqualizer(rg, StreamManagement(np.ones([1, 1], int), 1))
-                           if equalized_input else None)
+            interpolation_type=interpolation, precision=precision)
+            for interpolation in sorted(interpolations)}
+        self._equalizer = (LMMSEEqualizer(rg, StreamManagement(np.ones([1, 1], int), 1),
+                                          precision=precision) if equalized_input else None)
 
     @property
     def num_data_re(self) -> int:
@@ -93,8 +97,8 @@ class GridLayout:
 
         Parameters
         ----------
-        y : [batch, 1, num_rx_ant, num_ofdm_symbols, fft_size], tf.complex64
-            Received post-FFT grid.
+        y : [batch, 1, num_rx_ant, num_ofdm_symbols, fft_size], tf.complex64 or tf.complex128
+            Received post-FFT grid (in the transmitter's precision).
         no : None, scalar or [batch], tf.float32
             Noise (plus interference) variance per resource element; needed
             with ``noise_input`` and ``equalized_input``.
@@ -113,8 +117,8 @@ class GridLayout:
             `DeepRxConfig.num_input_channels`.
         """
         received = y
-        # [batch, 1, num_rx_ant, S, F] -> [batch, S, F, num_rx_ant]
-        y = tf.transpose(y[:, 0], [0, 2, 3, 1])
+        # [batch, 1, num_rx_ant, S, F] -> [batch, S, F, num_rx_ant]; the network's float32
+        y = tf.cast(tf.transpose(y[:, 0], [0, 2, 3, 1]), tf.complex64)
         # [S, F] -> [batch, S, F, 1]
         ones = tf.concat([tf.shape(y)[:3], [1]], 0)
         xp = tf.broadcast_to(self.pilot_grid[None, :, :, None], ones)
@@ -128,16 +132,20 @@ class GridLayout:
             # scalar or [batch] -> [batch, S, F, 1]
             log_no = tf.math.log(tf.cast(no, tf.float32)) / tf.math.log(10.0)
             parts.append(tf.broadcast_to(tf.reshape(log_no, [-1, 1, 1, 1]), ones))
-        no_given = tf.ones([], tf.float32) if no is None else tf.cast(no, tf.float32)
+        # the estimators and the equalizer run in the received grid's precision
+        real_dtype = received.dtype.real_dtype
+        no_given = tf.ones([], real_dtype) if no is None else tf.cast(no, real_dtype)
         # h_hat [batch, 1, num_rx_ant, 1, 1, S, F] and its error variance, per interpolation
         estimates = {name: estimator(received, no_given) for name, estimator in self._estimators.items()}
         if self.ls_interpolation is not None:
             # [batch, 1, num_rx_ant, 1, 1, S, F] -> [batch, S, F, num_rx_ant]
-            h_hat = tf.transpose(estimates[self.ls_interpolation][0][:, 0, :, 0, 0], [0, 2, 3, 1])
+            h_hat = tf.cast(tf.transpose(estimates[self.ls_interpolation][0][:, 0, :, 0, 0], [0, 2, 3, 1]),
+                            tf.complex64)
             parts += [tf.math.real(h_hat), tf.math.imag(h_hat)]
         if self._equalizer is not None:
             # x_hat, no_eff [batch, 1, 1, num_data_re]
             x_hat, no_eff = self._equalizer(received, *estimates["lin"], no_given)
+            x_hat, no_eff = tf.cast(x_hat, tf.complex64), tf.cast(no_eff, tf.float32)
             log_no_eff = tf.math.log(tf.maximum(no_eff, 1e-6)) / tf.math.log(10.0)
             # [batch, 1, 1, num_data_re] -> [batch, num_data_re, 3] -> [batch, S, F, 3]
             data = tf.stack([tf.math.real(x_hat[:, 0, 0]), tf.math.imag(x_hat[:, 0, 0]),

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util  # XLA context while tracing (as tf.function)
 
+from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.receiver import DeepRxReceiver
 from link_sim.errors import InputError, MissingInputError
@@ -89,22 +91,17 @@ class TFLiteModel:
         """Type of the file's input tensor (float32 or int8)."""
         return np.dtype(self._input["dtype"])
 
-    def check_fits_scenario(self, link_config) -> None:
-        """Raise `ValueError` unless the file receives the scenario's slots (grid, antennas, bits)."""
+    def check_fits(self, link: LinkShape) -> None:
+        """Raise `InputError` unless the file receives the link's slots
+        (`deeprx_tf.compat.check_model_fits`: bits, layers, antennas, grid)."""
         _, symbols, subcarriers, channels = self.input_shape
-        grid = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
-        if (symbols, subcarriers) != grid:
-            raise InputError(f"{self.path or 'the TFLite model'} was exported for a {symbols} x "
-                             f"{subcarriers} grid, the scenario has {grid[0]} x {grid[1]} "
-                             "(symbols x subcarriers); export it for this scenario")
-        expected = DeepRxConfig(num_rx_ant=link_config.num_rx_ant, **self.inputs).num_input_channels
-        if channels != expected:
-            raise InputError(f"{self.path or 'the TFLite model'} takes {channels} input channels, the "
-                             f"scenario's {link_config.num_rx_ant} receive antennas give {expected}: "
-                             "export it for this antenna count")
-        if self.output_shape[-1] != link_config.num_bits_per_symbol:
-            raise InputError(f"{self.path or 'the TFLite model'} outputs {self.output_shape[-1]} bits "
-                             f"per symbol, the scenario's MCS carries {link_config.num_bits_per_symbol}")
+        check_model_fits(str(self.path or "the TFLite model"), link,
+                         num_bits_per_symbol=self.output_shape[-1], inputs=self.inputs,
+                         num_input_channels=channels, grid=(symbols, subcarriers))
+
+    def check_fits_scenario(self, link_config) -> None:
+        """`check_fits` for a `link_sim.LinkConfig` scenario."""
+        self.check_fits(LinkShape.of_link_config(link_config))
 
     def _quantize(self, features: np.ndarray) -> np.ndarray:
         dtype = self.input_dtype
@@ -146,6 +143,9 @@ class TFLiteModel:
     def __call__(self, features, training: bool = False):
         """`predict` as a TensorFlow op (eager or inside a `tf.function`)."""
         del training  # inference only
+        if control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()):
+            raise InputError("a TFLite model runs in LiteRT, outside TensorFlow's graph, so it cannot "
+                             "be compiled with XLA (jit_compile=True): run the link in graph or eager mode")
         logits = tf.numpy_function(self.predict, [features], tf.float32, stateful=True)
         return tf.ensure_shape(logits, self.output_shape)
 
@@ -187,8 +187,3 @@ class TFLiteReceiver(DeepRxReceiver):
         model = tflite if isinstance(tflite, TFLiteModel) else TFLiteModel(tflite, num_threads)
         super().__init__(pusch_transmitter, model, return_tb_crc_status=return_tb_crc_status,
                          config=DeepRxConfig(**model.inputs), precision=precision, **kwargs)
-        grid = (self.layout.num_ofdm_symbols, self.layout.fft_size)
-        if tuple(model.input_shape[1:3]) != grid:
-            raise InputError(f"the TFLite model was exported for a {model.input_shape[1]} x "
-                             f"{model.input_shape[2]} grid, the link has {grid[0]} x {grid[1]} "
-                             "(symbols x subcarriers); export it for this scenario")

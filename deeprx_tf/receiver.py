@@ -5,6 +5,7 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import dataclasses
+import functools
 import warnings
 
 import tensorflow as tf
@@ -12,6 +13,7 @@ from sionna.phy import Block
 from sionna.phy.nr import TBDecoder
 
 from deeprx_tf.checkpoint import Checkpoint
+from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from link_sim.errors import InputError
@@ -78,20 +80,31 @@ class DeepRxReceiver(Block):
     """
 
     def __init__(self, pusch_transmitter, model, return_tb_crc_status: bool = False,
-                 config: DeepRxConfig | None = None, precision=None, **kwargs):
+                 config: DeepRxConfig | None = None, input_domain: str = "freq", precision=None,
+                 **kwargs):
         super().__init__(precision=precision, **kwargs)
+        if input_domain != "freq" or getattr(pusch_transmitter, "_output_domain", "freq") != "freq":
+            raise InputError("DeepRx receives the post-FFT resource grid: use output_domain='freq' "
+                             "(or Sionna's OFDMDemodulator on the time-domain samples first)")
         if isinstance(model, Checkpoint):
             _warn_if_unfamiliar(model, pusch_transmitter)
             model, config = model.model, model.config
-        self._config = config
-        self._layout = GridLayout(pusch_transmitter, **(config.feature_options() if config else {}))
-        num_bits = model.output_shape[-1]
-        if num_bits != self._layout.num_bits_per_symbol:
-            raise InputError(
-                f"the DeepRx model outputs {num_bits} bits per symbol but the link's modulation "
-                f"carries {self._layout.num_bits_per_symbol}; use a model trained for this MCS")
+        self._inputs = (config or DeepRxConfig()).feature_options()
+        link_config = getattr(pusch_transmitter, "link_config", None)  # a link_sim.LinkTransmitter's
+        self._link = LinkShape(
+            num_bits_per_symbol=int(pusch_transmitter._num_bits_per_symbol),  # as Sionna's receiver
+            num_layers=int(pusch_transmitter._num_tx * pusch_transmitter._num_layers),
+            num_rx_ant=link_config.num_rx_ant if link_config is not None else None,
+            grid=(int(pusch_transmitter.resource_grid.num_ofdm_symbols),
+                  int(pusch_transmitter.resource_grid.fft_size)))
+        fixed_grid = tuple(model.input_shape[1:3])
+        self._check = functools.partial(
+            check_model_fits, "the DeepRx model", num_bits_per_symbol=int(model.output_shape[-1]),
+            inputs=self._inputs, num_input_channels=int(model.input_shape[-1]),
+            grid=fixed_grid if None not in fixed_grid else None)
+        self._check(self._link)  # the receive antennas too where the transmitter knows them
+        self._layout = GridLayout(pusch_transmitter, **self._inputs)
         self._model = model
-        self._num_input_channels = model.input_shape[-1]
         self._return_tb_crc_status = return_tb_crc_status
         self._tb_decoder = TBDecoder(tb_encoder_of(pusch_transmitter), precision=precision)
 
@@ -106,18 +119,14 @@ class DeepRxReceiver(Block):
         return self._layout
 
     def compute_llr(self, y, no=None, h=None):
-        """Coded-bit LLRs ``[batch_size, 1, num_coded_bits]``, tf.float32 (positive: bit 1)."""
+        """Coded-bit LLRs ``[batch_size, 1, num_coded_bits]`` in the block's precision
+        (positive: bit 1); ``h`` is ignored."""
         num_rx_ant = y.shape[2]
-        if num_rx_ant is not None:
-            expected = dataclasses.replace(self._config or DeepRxConfig(), num_rx_ant=num_rx_ant)
-            if expected.num_input_channels != self._num_input_channels:
-                raise InputError(
-                    f"the DeepRx model takes {self._num_input_channels} input channels, not the "
-                    f"{expected.num_input_channels} of its features for {num_rx_ant} receive antennas: "
-                    "use a model trained for this antenna count, and give a model with optional "
-                    "inputs as its checkpoint (or with config=)")
+        if num_rx_ant is not None and num_rx_ant != self._link.num_rx_ant:
+            # a plain Sionna transmitter does not know the antennas: checked here, once per shape
+            self._check(dataclasses.replace(self._link, num_rx_ant=int(num_rx_ant)))
         logits = self._model(self._layout.features(y, no), training=False)
-        return self._layout.grid_to_llr(tf.cast(logits, tf.float32))
+        return tf.cast(self._layout.grid_to_llr(tf.cast(logits, tf.float32)), self.rdtype)
 
     def call(self, y, no=None, h=None):
         b_hat, tb_crc_status = self._tb_decoder(self.compute_llr(y, no))

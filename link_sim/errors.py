@@ -12,6 +12,10 @@ keeps working.
 class InputError(ValueError):
     """Input a user can fix: an option, a scenario, an architecture or a file's content."""
 
+    # raised while a tf.function traces, it reaches the caller as it is: TensorFlow's AutoGraph
+    # would otherwise wrap it in a StagingError with its own multi-line trace
+    ag_pass_through = True
+
 
 class MissingInputError(InputError, FileNotFoundError):
     """A file or folder the user named does not exist."""

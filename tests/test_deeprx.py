@@ -22,6 +22,7 @@ from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
 from deeprx_tf.training import WarmupLinearDecay
 from link_sim import LinkSimulator, LinkTransmitter
+from link_sim.transmitter import make_pusch_config
 from link_sim.sweep import run_sweep
 
 TINY = DeepRxConfig().scaled(0.0625)
@@ -256,6 +257,36 @@ def test_deeprx_receiver_in_a_sweep(tiny_config):
     assert res.points[0].uncoded_bits == 4 * sim.transmitter.num_coded_bits
     with pytest.raises(ValueError, match="bits per symbol"):
         DeepRxReceiver(LinkTransmitter(tiny_config.replace(mcs_index=15)), model)
+
+
+def test_receiver_follows_sionna_precision_and_refuses_what_it_cannot_receive(tiny_config):
+    """precision="double" runs (float64 LLRs, the same decisions); time-domain input, a
+    checkpoint for other antennas are refused in one line at construction."""
+    from sionna.phy.nr import PUSCHTransmitter
+
+    model = build_deeprx(TINY)
+    pusch_config = make_pusch_config(tiny_config)
+    llrs = {}
+    for precision in ("single", "double"):
+        tx = PUSCHTransmitter(pusch_config, precision=precision)
+        sionna_config.seed = 3
+        x = tx(2)[0]
+        y = tf.concat([x, x], axis=2)  # two receive antennas, unit channel
+        rx = DeepRxReceiver(tx, model, precision=precision)
+        llrs[precision] = rx.compute_llr(y)
+        assert rx(y).dtype == (tf.float64 if precision == "double" else tf.float32)
+    assert llrs["double"].dtype == tf.float64
+    np.testing.assert_allclose(llrs["double"].numpy(), llrs["single"].numpy(), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="post-FFT") as exc:
+        DeepRxReceiver(PUSCHTransmitter(pusch_config, output_domain="time"), model)
+    assert "\n" not in str(exc.value)
+    # a LinkTransmitter knows the antennas: a 4-antenna link is refused before any slot
+    with pytest.raises(ValueError, match="input channels, the link's 4 receive antennas"):
+        DeepRxReceiver(LinkTransmitter(tiny_config.replace(num_rx_ant=4)), model)
+    # a plain Sionna transmitter does not: the first call refuses it, in the same words
+    rx = DeepRxReceiver(PUSCHTransmitter(pusch_config), model)
+    with pytest.raises(ValueError, match="input channels, the link's 4 receive antennas"):
+        rx(tf.zeros([1, 1, 4, 14, 12], tf.complex64))
 
 
 MIRRORED = r"""

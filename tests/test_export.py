@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 from sionna.phy import config as sionna_config
 
@@ -14,10 +15,10 @@ from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, 
 from deeprx_tf.export import export_deeprx, sidecar_path
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
+from deeprx_tf.losses import masked_bce
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrate_activation_ranges, quantize_for_training
 from deeprx_tf.receiver import DeepRxReceiver
-from deeprx_tf.losses import masked_bce
 from deeprx_tf.training import save_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
 
@@ -170,6 +171,16 @@ def test_tflite_model_rejects_other_grids_and_bad_files(exports, tiny_config, tm
     (tmp_path / "bad.tflite").write_text("not a flatbuffer")
     with pytest.raises(ValueError, match="not a valid .tflite"):
         TFLiteModel(tmp_path / "bad.tflite")
+
+
+def test_tflite_receiver_refuses_xla_in_one_line(exports, tiny_config):
+    sim = LinkSimulator(tiny_config, "lmmse")
+    rx = TFLiteReceiver(sim.transmitter, exports["float"][0])
+    y = sim.transmit(1, 20.0).y
+    with pytest.raises(ValueError, match="cannot be compiled with XLA") as exc:
+        tf.function(rx.compute_llr, jit_compile=True)(y)
+    assert "\n" not in str(exc.value)
+    assert tf.function(rx.compute_llr)(y).shape == rx.compute_llr(y).shape  # graph mode runs
 
 
 def test_export_refuses_to_clobber(exports, tiny_model, tiny_config):
