@@ -20,7 +20,7 @@ _EXPORTS = {
     "LinkBatchMaker": "deeprx_tf.dataset",
     "training_dataset": "deeprx_tf.dataset",
     "validation_sets": "deeprx_tf.dataset",
-    "TrainConfig": "deeprx_tf.training",
+    "TrainConfig": "deeprx_tf.train_config",
     "train_deeprx": "deeprx_tf.training",
     "masked_bce": "deeprx_tf.losses",
     "MaskedBitErrorRate": "deeprx_tf.losses",

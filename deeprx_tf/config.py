@@ -9,8 +9,8 @@ from typing import Any
 from link_sim.errors import InputError
 from link_sim.results import dataclass_from_dict, read_json, write_json
 
-#: Residual blocks of the paper's DeepRx (Honkala et al. 2021, as in
-#: REFERENCE.md section 2): output filters and (time, frequency) dilation.
+#: Residual blocks of the paper's DeepRx (Honkala et al., "DeepRx: Fully Convolutional Deep
+#: Learning Receiver", IEEE TWC 20(6), 2021): output filters and (time, frequency) dilation.
 PAPER_BLOCK_FILTERS = (64, 64, 128, 128, 256, 256, 256, 128, 128, 64, 64)
 PAPER_BLOCK_DILATIONS = ((1, 1), (1, 1), (2, 3), (2, 3), (2, 3), (3, 6), (2, 3), (2, 3), (2, 3),
                          (1, 1), (1, 1))

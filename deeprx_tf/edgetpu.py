@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-#: TFLite builtin ops the Edge TPU compiler maps (Coral's supported-ops table,
-#: REFERENCE.md section 8), as TFLite's BuiltinOperator names.
+#: TFLite builtin ops the Edge TPU compiler maps (Coral's "TensorFlow models on the Edge TPU"
+#: supported-operations table), as TFLite's BuiltinOperator names.
 EDGETPU_SUPPORTED_OPS = frozenset({
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
     "FULLY_CONNECTED", "L2_NORMALIZATION", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM",

@@ -32,7 +32,7 @@ def test_paper_preset_parameters_and_shape():
     config = DeepRxConfig.preset("paper")
     model = build_deeprx(config)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert trainable == 1_232_776  # 2 RX antennas, 8-bit head (REFERENCE.md section 2)
+    assert trainable == 1_232_776  # 2 RX antennas, 8-bit head (Honkala et al., IEEE TWC 2021)
     assert DeepRxConfig.preset("paper", num_bits_per_symbol=4).num_bits_per_symbol == 4
     four_bit = build_deeprx(DeepRxConfig.preset("paper", num_bits_per_symbol=4))
     assert sum(int(np.prod(w.shape)) for w in four_bit.trainable_weights) == 1_232_516
