@@ -54,7 +54,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
     x, y = synthetic_digits(2 * args.samples)
-    (x_train, y_train), (x_test, y_test) = (x[:args.samples], y[:args.samples]), (x[args.samples:], y[args.samples:])
+    n = args.samples
+    (x_train, y_train), (x_test, y_test) = (x[:n], y[:n]), (x[n:], y[n:])
     width = lambda n: max(1, round(n * args.width))  # noqa: E731
 
     teacher = build("teacher", (width(256), width(512)))
