@@ -147,11 +147,9 @@ def _weight_ranges(qat_model: keras.Model, activation_ranges: dict) -> list:
             if w.ref() not in activation and w.name.split(":")[0].endswith(("_min", "_max"))]
 
 
-#: Slots per batch of `calibrated_for_int8`'s range measurement. Smaller batches give
-#: narrower ranges: on the shipped model (Keras fake-quant, 256 slots per point, uncoded BER
-#: at 20/25/30 dB; float 6.73e-2/3.70e-2/2.96e-2) batches of 16 slots gave
-#: 7.30e-2/4.34e-2/3.49e-2, of 2 slots 7.18e-2/4.17e-2/3.35e-2, of 1 slot the same as 2
-#: within 1 %; a per-tensor MSE-optimal clipping search did no better than 2.
+#: Slots per batch of `calibrated_for_int8`'s range measurement: each activation's range is
+#: its min and max averaged over such batches, so smaller batches give narrower ranges
+#: (docs/export.md has the measurements that chose 2).
 CALIBRATION_BATCH_SLOTS = 2
 
 
