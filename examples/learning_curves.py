@@ -15,19 +15,20 @@ from deeprx_tf.history import plot_learning_curves, read_learning_curve
 from link_sim.results import write_json
 
 
-def main():
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="training folders (history.csv + model.json)")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write (JSON beside it)")
     parser.add_argument("--metric", default="val_gmber")
     parser.add_argument("--title", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     curves = {run.name: read_learning_curve(run) for run in args.runs}
     plot_learning_curves(curves, args.out, args.metric, args.title)
     write_json(args.out.with_suffix(".json"), curves)
     for name, curve in curves.items():
         print(f"{name:<20} {args.metric} after {curve['slots'][-1]} slots: {curve[args.metric][-1]:.3f}")
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+    return curves
 
 
 if __name__ == "__main__":

@@ -21,14 +21,14 @@ from deeprx_tf.training import ValidationGeometricMeanBER
 from link_sim.results import write_json
 
 
-def main():
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sinr", default="5,15,25,35")
     parser.add_argument("--slots", type=int, default=256, help="slots per SINR point and DMRS count")
     parser.add_argument("--channels", default=",".join(VALIDATION_CHANNEL_MODELS))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sinr_db = [float(s) for s in args.sinr.split(",")]
     channels = tuple(args.channels.split(","))
     results = {}
@@ -43,9 +43,11 @@ def main():
             print(f"{path.name:<16} {dmrs} DMRS: BER {bers}  Geometric Mean BER "
                   f"{entry[f'dmrs{dmrs}']['val_gmber']:.3f}")
         results[path.name] = entry
-    write_json(args.out, {"sinr_db": sinr_db, "channel_models": list(channels),
-                          "slots_per_point": args.slots, "seed": 1, "checkpoints": results})
+    report = {"sinr_db": sinr_db, "channel_models": list(channels), "slots_per_point": args.slots,
+              "seed": 1, "checkpoints": results}
+    write_json(args.out, report)
     print(f"wrote {args.out}")
+    return report
 
 
 if __name__ == "__main__":

@@ -56,3 +56,13 @@ def test_export_tflite_in_link(small_checkpoint, tmp_path):
         ["--out", str(tmp_path / "x.tflite"), "--checkpoint", str(checkpoint), "--calibration-slots", "4",
          "--sinr", "25", "--slots", "4"])
     assert set(result["receivers"]) == {"keras", "tflite int8"}
+
+
+def test_learning_curves_and_validate_checkpoints(small_checkpoint, tmp_path):
+    checkpoint, _ = small_checkpoint
+    curves = example("learning_curves").main([str(checkpoint), "--out", str(tmp_path / "c.png")])
+    assert curves["small"]["slots"][-1] == 4 * 16 and (tmp_path / "c.png").stat().st_size > 1000
+    report = example("validate_checkpoints").main(
+        [str(checkpoint), "--out", str(tmp_path / "v.json"), "--sinr", "20", "--slots", "2",
+         "--channels", "TDL-A"])
+    assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"}
