@@ -7,6 +7,7 @@ reads its defaults without loading them.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from link_sim.errors import InputError
 
@@ -76,8 +77,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "steps_per_epoch", "validation_slots"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be at least 1")
-        if not self.learning_rate > 0:
-            raise InputError("learning_rate must be positive")
+        if not 0 < self.learning_rate < math.inf:
+            raise InputError(f"learning_rate must be a positive finite number, got {self.learning_rate}")
         if not 0 <= self.warmup_steps < self.steps:
             raise InputError("warmup_steps must be in [0, steps)")
         if set(self.dmrs_symbols) - {1, 2}:

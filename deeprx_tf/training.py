@@ -50,6 +50,27 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "total_steps": self.total_steps, "end": self.end}
 
 
+class TrainingDivergedError(InputError):
+    """The training loss became NaN or infinite (usually: a learning rate too high)."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Abort ``fit`` at the first batch whose loss is not finite, before the epoch ends.
+
+    Keras' ``TerminateOnNaN`` lets the epoch end, and the callbacks that save
+    a checkpoint at the end of the epoch would then overwrite the last good
+    weights with broken ones; raising here keeps them (and the backup a
+    resumed run starts from).
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDivergedError(
+                f"training diverged: the loss is {float(loss)} at step {batch + 1} of the epoch; the "
+                "last epoch's checkpoint is kept: lower --lr (or raise --warmup-steps)")
+
+
 class ValidationGeometricMeanBER(keras.callbacks.Callback):
     """After each epoch: uncoded BER per validation SINR and its Geometric Mean BER.
 
@@ -221,7 +242,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     # pruning first: it re-masks the weights at each epoch end, before validation and saving
     # validation and saving read the weights (collective ops): every worker runs them, in the
     # same order; BackupAndRestore gives the workers other than the chief temporary folders
-    callbacks = [*(pruning_callbacks() if pruning else []), val,
+    callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model,
                                          qat_model=qat_model, chief=chief),
                  keras.callbacks.BackupAndRestore(str(out / "backup"))]

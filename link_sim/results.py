@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -38,12 +39,23 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def _strict(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by `None` (JSON has neither)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _strict(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_strict(v) for v in data]
+    return data
+
+
 def write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented, strict JSON (a NaN or infinite float becomes ``null``), atomically."""
 
     def write(tmp):
         with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
+            json.dump(_strict(data), f, indent=2, allow_nan=False)
             f.write("\n")
 
     return write_atomic(path, write)

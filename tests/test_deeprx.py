@@ -1,5 +1,6 @@
 """DeepRx model, features, receiver, data and training on 1-PRB grids with tiny models."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from deeprx_tf.model import build_deeprx
 from deeprx_tf.shipped import shipped_checkpoint
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
-from deeprx_tf.training import WarmupLinearDecay
+from deeprx_tf.train_config import TrainConfig
+from deeprx_tf.training import WarmupLinearDecay, train_deeprx
 from link_sim import LinkSimulator, LinkTransmitter
 from link_sim.transmitter import make_pusch_config
 from link_sim.sweep import run_sweep
@@ -287,6 +289,23 @@ def test_receiver_follows_sionna_precision_and_refuses_what_it_cannot_receive(ti
     rx = DeepRxReceiver(PUSCHTransmitter(pusch_config), model)
     with pytest.raises(ValueError, match="input channels, the link's 4 receive antennas"):
         rx(tf.zeros([1, 1, 4, 14, 12], tf.complex64))
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, tiny_config):
+    from deeprx_tf.training import TrainingDivergedError
+
+    config = TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
+                         validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,),
+                         learning_rate=1e-3)
+    train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)
+    good = load_checkpoint(tmp_path / "ok").model.get_weights()
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        train_deeprx(TINY, tiny_config, dataclasses.replace(config, learning_rate=1e30),
+                     tmp_path / "bad", init_from=tmp_path / "ok", verbose=0)
+    assert not (tmp_path / "bad" / "model.json").exists()  # nothing saved, complete or not
+    with pytest.raises(ValueError, match="finite"):
+        dataclasses.replace(config, learning_rate=float("inf"))
+    assert all(np.isfinite(w).all() for w in good)
 
 
 MIRRORED = r"""
