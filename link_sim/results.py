@@ -13,6 +13,12 @@ from typing import Any
 from link_sim.errors import InputError, MissingInputError, OutputExistsError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     """Write a file through a temporary name in the same folder, then rename.
 
@@ -31,6 +37,7 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is as any other
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

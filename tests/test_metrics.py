@@ -74,3 +74,19 @@ def test_sinr_shift_db_of_parallel_and_noisy_curves():
         sinr_shift_db(sinr, ref, np.zeros(5))
     with pytest.raises(ValueError, match="same length"):
         sinr_shift_db(sinr, ref, ref[:3])
+
+
+def test_result_files_are_strict_json_and_honour_the_umask(tmp_path):
+    import json
+    import os
+
+    from link_sim.results import write_json
+
+    old = os.umask(0o027)
+    try:
+        path = write_json(tmp_path / "r.json", {"ber": float("nan"), "gains": [1.5, float("inf")]})
+    finally:
+        os.umask(old)
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(c)) == {
+        "ber": None, "gains": [1.5, None]}
+    assert path.stat().st_mode & 0o777 == 0o640
