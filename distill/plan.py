@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from link_sim.errors import InputError
+from link_sim.montecarlo import DEFAULTS
 
 #: The steps of the procedure, in order.
 STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
@@ -49,9 +50,9 @@ class KDPlan:
     temperature: float = 3.0
     final_sinr_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
     final_dmrs_symbols: tuple[int, ...] = (1, 2)
-    final_batch_size: int = 64
-    final_max_mc_iter: int = 10
-    target_ber: float = 1e-3
+    final_batch_size: int = DEFAULTS.batch_size
+    final_max_mc_iter: int = DEFAULTS.max_mc_iter
+    target_ber: float = DEFAULTS.target_ber
 
     def __post_init__(self):
         for name in ("student_widths", "teacher_widths", "alphas", "temperatures", "final_sinr_db",

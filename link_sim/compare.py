@@ -10,6 +10,7 @@ import sionna
 import tensorflow as tf
 
 from link_sim.config import LinkConfig
+from link_sim.montecarlo import DEFAULTS
 from link_sim.plots import plot_ber, write_sweep_csv
 from link_sim.results import write_json
 from link_sim.simulator import LinkSimulator, ReceiverSpec
@@ -20,9 +21,11 @@ ZERO_BER_RULE = "a zero BER is floored at 1 / bits simulated at that point"
 
 
 def compare_receivers(config: LinkConfig, receivers: Sequence[str] | Mapping[str, ReceiverSpec],
-                      sinr_db: Sequence[float], batch_size: int = 64, max_mc_iter: int = 10,
-                      num_target_block_errors: int | None = 100, early_stop: bool = True,
-                      seed: int = 0, graph_mode: str = "graph", target_ber: float = 1e-3,
+                      sinr_db: Sequence[float], batch_size: int = DEFAULTS.batch_size,
+                      max_mc_iter: int = DEFAULTS.max_mc_iter,
+                      num_target_block_errors: int | None = DEFAULTS.num_target_block_errors,
+                      early_stop: bool = DEFAULTS.early_stop, seed: int = DEFAULTS.seed,
+                      graph_mode: str = DEFAULTS.graph_mode, target_ber: float = DEFAULTS.target_ber,
                       out_dir: str | Path | None = None,
                       on_point: Callable[[str, SweepPoint], None] | None = None,
                       command: str | None = None) -> dict:

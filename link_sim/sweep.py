@@ -21,9 +21,8 @@ from sionna.phy import config as sionna_config
 
 from link_sim.errors import InputError
 from link_sim.metrics import TargetNotReached, geometric_mean_ber, sinr_at_ber
+from link_sim.montecarlo import DEFAULTS, GRAPH_MODES
 from link_sim.simulator import LinkSimulator
-
-GRAPH_MODES = ("eager", "graph", "xla")
 
 _COUNT_KEYS = ("uncoded_bit_errors", "uncoded_bits", "bit_errors", "bits", "block_errors", "blocks")
 
@@ -150,7 +149,7 @@ def parse_sinr_grid(text: str) -> list[float]:
     return [float(v) for v in grid]
 
 
-def compile_error_counter(simulator: LinkSimulator, graph_mode: str = "graph") -> Callable:
+def compile_error_counter(simulator: LinkSimulator, graph_mode: str = DEFAULTS.graph_mode) -> Callable:
     """``f(batch_size, sinr_db) -> counts`` for `simulator`, in eager, graph or XLA mode."""
     if graph_mode not in GRAPH_MODES:
         raise InputError(f"graph_mode must be one of {GRAPH_MODES}, got {graph_mode!r}")
@@ -160,8 +159,9 @@ def compile_error_counter(simulator: LinkSimulator, graph_mode: str = "graph") -
 
 
 def run_sweep(simulator: LinkSimulator, sinr_db: Sequence[float], batch_size: int,
-              max_mc_iter: int, num_target_block_errors: int | None = 100,
-              early_stop: bool = True, seed: int = 0, graph_mode: str = "graph",
+              max_mc_iter: int, num_target_block_errors: int | None = DEFAULTS.num_target_block_errors,
+              early_stop: bool = DEFAULTS.early_stop, seed: int = DEFAULTS.seed,
+              graph_mode: str = DEFAULTS.graph_mode,
               name: str = "receiver",
               on_point: Callable[[str, SweepPoint], None] | None = None) -> SweepResult:
     """Simulate one receiver over a SINR grid.

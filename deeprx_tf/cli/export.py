@@ -71,7 +71,8 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
     if report["first_unmappable"] is not None:
         first = report["ops"][report["first_unmappable"]]
         summary += (f"; the first that is not is op {first['index']} ({first['op']}: "
-                    f"{'; '.join(first['problems'])})" + ("; use --format edgetpu" if fmt != "edgetpu" else ""))
+                    f"{'; '.join(first['problems'])})"
+                    + ("; use --format edgetpu" if fmt != "edgetpu" else ""))
     click.echo(summary)
     if "batch_norm_fold" in info:
         fold = info["batch_norm_fold"]

@@ -69,7 +69,8 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
         processors = merge_processors(processors, read_processors(processors_path))
     if lifecycle_processor not in [p.name for p in processors]:
         raise click.BadParameter(f"unknown processor {lifecycle_processor!r}; choose from "
-                                 f"{', '.join(p.name for p in processors)}", param_hint="--lifecycle-processor")
+                                 f"{', '.join(p.name for p in processors)}",
+                                 param_hint="--lifecycle-processor")
     out = prepare_output_dir(out_dir, PROFILE_OUTPUTS, overwrite)
     if checkpoint is not None:
         from deeprx_tf.checkpoint import load_checkpoint

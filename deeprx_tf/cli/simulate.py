@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from deeprx_tf.cli.common import DEFAULT_SINR_GRID, scenario_from_options, scenario_options, uses_tensorflow
+from link_sim.montecarlo import DEFAULTS, GRAPH_MODES
 
 #: Files `deeprx simulate` writes into its output folder.
 SIMULATE_OUTPUTS = ("results.json", "ber.png", "ber.csv")
@@ -70,18 +71,20 @@ def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
                    "exported model run with LiteRT; any number of them).")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="DeepRx checkpoint folder for --receiver deeprx (default: the shipped model).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True,
               help="Slots per Monte Carlo batch.")
-@click.option("--max-mc-iter", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--max-mc-iter", type=click.IntRange(min=1), default=DEFAULTS.max_mc_iter, show_default=True,
               help="Largest number of batches per SINR point.")
-@click.option("--target-block-errors", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--target-block-errors", type=click.IntRange(min=1),
+              default=DEFAULTS.num_target_block_errors, show_default=True,
               help="A SINR point is done after this many transport block errors.")
-@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
+@click.option("--early-stop/--no-early-stop", default=DEFAULTS.early_stop, show_default=True,
               help="Skip the rest of a curve after an error-free SINR point.")
-@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-3,
+@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=DEFAULTS.target_ber,
               show_default=True, help="BER at which SINRs and gains are read (uncoded BER).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--graph-mode", type=click.Choice(["eager", "graph", "xla"]), default="graph",
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Random seed.")
+@click.option("--graph-mode", type=click.Choice(GRAPH_MODES), default=DEFAULTS.graph_mode,
               show_default=True, help="TensorFlow execution mode of the link.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results/simulate"), show_default=True, help="Output folder.")

@@ -36,7 +36,8 @@ _PLAN = KDPlan()
 @click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=_PLAN.final_max_mc_iter,
               show_default=True)
 @click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=_PLAN.target_ber, show_default=True, help="Step final: BER at which SINR gains are read.")
+              default=_PLAN.target_ber, show_default=True,
+              help="Step final: BER at which SINR gains are read.")
 @click.option("--step", "only_steps", multiple=True, type=click.Choice(STEPS),
               help="Run only these steps (repeat; default: all, in order).")
 @training_options
@@ -63,8 +64,10 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
     from distill.experiments import KDExperiment, KDPlan
 
     plan = KDPlan(student_widths=parse_list(student_widths, "--student-widths"),
-                  student_width=student_width, teacher_widths=parse_list(teacher_widths, "--teacher-widths"),
-                  alphas=parse_list(alphas, "--alphas"), temperatures=parse_list(temperatures, "--temperatures"),
+                  student_width=student_width,
+                  teacher_widths=parse_list(teacher_widths, "--teacher-widths"),
+                  alphas=parse_list(alphas, "--alphas"),
+                  temperatures=parse_list(temperatures, "--temperatures"),
                   alpha=alpha, temperature=temperature, final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_batch_size=final_batch_size, final_max_mc_iter=final_max_mc_iter,

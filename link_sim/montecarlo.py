@@ -1,0 +1,48 @@
+"""The Monte Carlo settings of a BER sweep and their defaults, in one place.
+
+`link_sim.sweep.run_sweep`, `link_sim.compare.compare_receivers`, the KD
+procedure's final step and the command line all take their defaults from
+`MonteCarloSettings`. This module imports neither TensorFlow nor Sionna.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+#: TensorFlow execution modes of a sweep.
+GRAPH_MODES = ("eager", "graph", "xla")
+
+
+@dataclasses.dataclass(frozen=True)
+class MonteCarloSettings:
+    """How many slots a SINR point simulates, and how.
+
+    Parameters
+    ----------
+    batch_size : int
+        Slots per Monte Carlo batch.
+    max_mc_iter : int
+        Largest number of batches per SINR point.
+    num_target_block_errors : int or None
+        A point is done after this many transport block errors (`None`: never early).
+    early_stop : bool
+        Skip the rest of a curve after an error-free point (Sionna's ``sim_ber`` rule).
+    seed : int
+        Seed of the link's random draws.
+    graph_mode : str
+        One of `GRAPH_MODES`.
+    target_ber : float
+        Uncoded BER at which SINRs and gains are read.
+    """
+
+    batch_size: int = 64
+    max_mc_iter: int = 10
+    num_target_block_errors: int | None = 100
+    early_stop: bool = True
+    seed: int = 0
+    graph_mode: str = "graph"
+    target_ber: float = 1e-3
+
+
+#: The defaults, as attributes (``DEFAULTS.batch_size``).
+DEFAULTS = MonteCarloSettings()
