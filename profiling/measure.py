@@ -34,6 +34,9 @@ from link_sim.errors import InputError
 
 #: kWh -> J
 _J_PER_KWH = 3.6e6
+#: Idle windows whose median power is the base power, and their length [s].
+DEFAULT_IDLE_WINDOWS = 5
+IDLE_WINDOW_S = 2.0
 #: CodeCarbon CPU modes that read a hardware energy counter.
 _MEASURED_CPU_MODES = {"intel_rapl": "RAPL", "windows_emi": "Windows EMI",
                        "intel_power_gadget": "Intel Power Gadget"}
@@ -158,8 +161,8 @@ def describe_power_source(hardware: Sequence) -> tuple[str, bool]:
     return "; ".join(parts) or "unknown", measured
 
 
-def measure_energy(workload: Callable[[], None], count: int, idle_windows: int = 5,
-                   idle_window_s: float = 2.0, country_iso_code: str = "USA") -> EnergyMeasurement:
+def measure_energy(workload: Callable[[], None], count: int, idle_windows: int = DEFAULT_IDLE_WINDOWS,
+                   idle_window_s: float = IDLE_WINDOW_S, country_iso_code: str = "USA") -> EnergyMeasurement:
     """Measure the relative energy of ``workload`` by the base-power method.
 
     Parameters

@@ -8,6 +8,7 @@ import click
 
 from deeprx_tf.cli.common import uses_tensorflow
 from profiling.lifecycle import DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS
+from profiling.measure import DEFAULT_IDLE_WINDOWS, IDLE_WINDOW_S
 
 #: Grid of the paper's DeepRx: 26 PRB.
 _PAPER_NUM_PRB = 26
@@ -40,8 +41,8 @@ _PAPER_NUM_PRB = 26
 @click.option("--measure-inferences", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--measure-steps", type=click.IntRange(min=1), default=20, show_default=True,
               help="Training steps measured (batch 16 from the link).")
-@click.option("--idle-windows", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Idle windows of 2 s whose median is the base power.")
+@click.option("--idle-windows", type=click.IntRange(min=1), default=DEFAULT_IDLE_WINDOWS,
+              show_default=True, help=f"Idle windows of {IDLE_WINDOW_S:g} s whose median is the base power.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results/profile"), show_default=True, help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
@@ -97,7 +98,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
         from profiling.measure import inference_workload, measure_energy, training_workload
 
         click.echo(f"measuring {measure_inferences} inferences and {measure_steps} training steps "
-                   f"(base power: {idle_windows} idle windows of 2 s) ...", err=True)
+                   f"(base power: {idle_windows} idle windows of {IDLE_WINDOW_S:g} s) ...", err=True)
         results = {"inference": measure_energy(inference_workload(model, input_shape, measure_inferences),
                                                measure_inferences, idle_windows=idle_windows)}
         import tf_keras as keras
