@@ -26,6 +26,8 @@ _RANGE_FIELDS = ("delay_spread_ns", "speed_mps", "sinr_db", "sir_db")
 def _check_range(name: str, value: Any, low: float, high: float) -> tuple[float, float]:
     """Validate a ``(min, max)`` pair within ``[low, high]``; return it as floats."""
     try:
+        if isinstance(value, (str, bytes)) or any(isinstance(v, (bool, str, bytes)) for v in value):
+            raise TypeError  # "12" is not the pair (1, 2), nor true a number
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
         raise InputError(
@@ -110,15 +112,18 @@ class LinkConfig:
                 raise InputError(f"{name} must be in [{low}, {high}], got {value}")
 
         if not (isinstance(self.carrier_frequency_hz, (int, float))
+                and not isinstance(self.carrier_frequency_hz, bool)
                 and 4.1e8 <= self.carrier_frequency_hz <= 7.125e9):
             raise InputError(
                 "carrier_frequency_hz must be an FR1 frequency in [410e6, 7.125e9] Hz, "
                 f"got {self.carrier_frequency_hz!r}")
+        check_int("subcarrier_spacing_khz", 15, 30)
         if self.subcarrier_spacing_khz not in (15, 30):
             raise InputError(
                 f"subcarrier_spacing_khz must be 15 or 30, got {self.subcarrier_spacing_khz!r}")
         check_int("num_prb", 1, 275)
         check_int("num_rx_ant", 1, 16)
+        check_int("num_tx_ant", 1, 4)
         if self.num_tx_ant not in (1, 2, 4):
             raise InputError(f"num_tx_ant must be 1, 2 or 4, got {self.num_tx_ant!r}")
         check_int("num_layers", 1, self.num_tx_ant)

@@ -34,6 +34,12 @@ def test_require_256qam_rejects_64qam():
     ({"sir_db": "x"}, "pair"),
     ({"subcarrier_spacing_khz": 60}, "subcarrier_spacing"),
     ({"num_prb": 0}, "num_prb"),
+    ({"num_tx_ant": 2.0}, "num_tx_ant must be an integer"),
+    ({"num_tx_ant": True}, "num_tx_ant must be an integer"),
+    ({"subcarrier_spacing_khz": 30.0}, "subcarrier_spacing_khz must be an integer"),
+    ({"speed_mps": "12"}, "speed_mps must be a pair"),
+    ({"sinr_db": (True, 30)}, "sinr_db must be a pair"),
+    ({"carrier_frequency_hz": True}, "carrier_frequency_hz"),
 ])
 def test_invalid_fields_raise(changes, message):
     with pytest.raises(ValueError, match=message):
