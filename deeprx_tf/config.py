@@ -9,6 +9,15 @@ from typing import Any
 from link_sim.errors import InputError
 from link_sim.results import dataclass_from_dict, read_json, write_json
 
+#: Largest width multiplier of a scaled architecture (16x the paper's widths).
+MAX_WIDTH_MULTIPLIER = 16.0
+
+
+def _is_int(value) -> bool:
+    """An integer, not a bool (JSON's true) nor a float (2.0)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 #: Residual blocks of the paper's DeepRx (Honkala et al., "DeepRx: Fully Convolutional Deep
 #: Learning Receiver", IEEE TWC 20(6), 2021): output filters and (time, frequency) dilation.
 PAPER_BLOCK_FILTERS = (64, 64, 128, 128, 256, 256, 256, 128, 128, 64, 64)
@@ -90,14 +99,21 @@ class DeepRxConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise JSON lists to tuples once
-        set_(self, "block_filters", tuple(int(f) for f in self.block_filters))
         try:
-            set_(self, "block_dilations", tuple((int(a), int(b)) for a, b in self.block_dilations))
-        except (TypeError, ValueError):
-            raise InputError("block_dilations must be a list of (time, frequency) pairs") from None
+            filters = tuple(self.block_filters)
+            dilations = tuple(tuple(pair) for pair in self.block_dilations)
+        except TypeError:
+            raise InputError("block_filters must be a list of integers and block_dilations a list of "
+                             "(time, frequency) pairs") from None
+        if not all(_is_int(f) for f in filters):
+            raise InputError(f"block_filters must be a non-empty list of positive integers, got {filters!r}")
+        if not all(len(pair) == 2 and all(_is_int(d) for d in pair) for pair in dilations):
+            raise InputError("block_dilations must be a list of (time, frequency) pairs of integers")
+        set_(self, "block_filters", filters)
+        set_(self, "block_dilations", dilations)
         for name in ("num_rx_ant", "num_bits_per_symbol", "conv_in_filters", "depth_multiplier"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
         if not self.block_filters or min(self.block_filters) < 1:
             raise InputError("block_filters must be a non-empty list of positive integers")
@@ -125,15 +141,18 @@ class DeepRxConfig:
             return base
         if name.startswith("x"):
             try:
-                return base.scaled(float(name[1:]))
+                width = float(name[1:])
             except ValueError:
-                pass
+                width = None
+            if width is not None:
+                return base.scaled(width)
         raise InputError(f"unknown preset {name!r}: use 'paper' or a width multiplier such as 'x0.25'")
 
     def scaled(self, width_multiplier: float) -> "DeepRxConfig":
         """Every filter count times ``width_multiplier`` (at least 2), same depth and dilations."""
-        if not width_multiplier > 0:
-            raise InputError(f"width multiplier must be positive, got {width_multiplier}")
+        if not 0 < width_multiplier <= MAX_WIDTH_MULTIPLIER:
+            raise InputError(f"width multiplier must be in (0, {MAX_WIDTH_MULTIPLIER:g}], "
+                             f"got {width_multiplier}")
 
         def scale(f):
             return max(2, int(round(f * width_multiplier)))
@@ -156,9 +175,11 @@ class DeepRxConfig:
         """
         base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
         num_re = num_subcarriers * num_ofdm_symbols
-        if not target_flops_per_slot > 0:
-            raise InputError("target_flops_per_slot must be positive")
-        lo, hi = 1e-3, 16.0
+        largest = base.scaled(MAX_WIDTH_MULTIPLIER).flops_per_re() * num_re
+        if not 0 < target_flops_per_slot <= largest:
+            raise InputError(f"the FLOPs target must be in (0, {largest:.3g}] (the x{MAX_WIDTH_MULTIPLIER:g} "
+                             f"model on this grid), got {target_flops_per_slot:g}")
+        lo, hi = 1e-3, MAX_WIDTH_MULTIPLIER
         for _ in range(60):  # FLOPs grow monotonically with width: bisect
             mid = (lo * hi) ** 0.5
             if base.scaled(mid).flops_per_re() * num_re < target_flops_per_slot:

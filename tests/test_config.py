@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from deeprx_tf.config import DeepRxConfig
 from link_sim import CHANNEL_MODELS, LinkConfig
 
 
@@ -70,3 +71,17 @@ def test_from_json_errors(tmp_path):
 
 def test_channel_model_list():
     assert len(CHANNEL_MODELS) == 12 and "UMi" in CHANNEL_MODELS and "AWGN" in CHANNEL_MODELS
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: DeepRxConfig(block_filters=5), "block_filters must be a list"),
+    (lambda: DeepRxConfig(block_filters=[5.0] * 11), "block_filters must be a non-empty list of positive"),
+    (lambda: DeepRxConfig(block_dilations=[[1, True]] * 11), "pairs of integers"),
+    (lambda: DeepRxConfig(depth_multiplier=2.0), "depth_multiplier must be a positive integer"),
+    (lambda: DeepRxConfig.preset("xinf"), r"width multiplier must be in \(0, 16\]"),
+    (lambda: DeepRxConfig.preset("xnan"), "width multiplier"),
+    (lambda: DeepRxConfig.for_flops(1e300, num_subcarriers=48), "FLOPs target must be in"),
+])
+def test_invalid_architectures_raise(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
