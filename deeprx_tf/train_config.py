@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from link_sim.config import SINR_LIMITS_DB
 from link_sim.errors import InputError
 
 #: Channel models DeepRx trains on and is validated on (Honkala et al.):
@@ -81,6 +82,10 @@ class TrainConfig:
             raise InputError(f"learning_rate must be a positive finite number, got {self.learning_rate}")
         if not 0 <= self.warmup_steps < self.steps:
             raise InputError("warmup_steps must be in [0, steps)")
+        low, high = SINR_LIMITS_DB
+        if not self.validation_sinr_db or not all(low <= v <= high for v in self.validation_sinr_db):
+            raise InputError(f"validation_sinr_db must be SINRs within [{low:g}, {high:g}] dB, "
+                             f"got {self.validation_sinr_db!r}")
         if set(self.dmrs_symbols) - {1, 2}:
             raise InputError("dmrs_symbols must be 1 and/or 2")
         if self.prune_sparsity:

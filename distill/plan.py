@@ -7,6 +7,7 @@ reads its defaults without loading them.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from link_sim.errors import InputError
 from link_sim.montecarlo import DEFAULTS
@@ -62,6 +63,9 @@ class KDPlan:
                 raise InputError(f"{name} must not be empty")
             object.__setattr__(self, name, values)
         widths = (*self.student_widths, self.student_width, *self.teacher_widths)
+        values = (*widths, *self.temperatures, self.temperature, *self.alphas, self.alpha)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise InputError("widths, alphas and temperatures must be finite numbers")
         if min(widths) <= 0 or min(self.temperatures) <= 0 or self.temperature <= 0:
             raise InputError("widths and temperatures must be positive")
         if min(self.alphas) < 0 or self.alpha < 0:

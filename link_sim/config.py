@@ -22,6 +22,9 @@ _TABLE2_MODULATION_ORDER = [2] * 5 + [4] * 6 + [6] * 9 + [8] * 8
 
 _RANGE_FIELDS = ("delay_spread_ns", "speed_mps", "sinr_db", "sir_db")
 
+#: SINRs (and SIRs) a scenario, a sweep or a validation may use [dB].
+SINR_LIMITS_DB = (-30.0, 60.0)
+
 
 def _check_range(name: str, value: Any, low: float, high: float) -> tuple[float, float]:
     """Validate a ``(min, max)`` pair within ``[low, high]``; return it as floats."""
@@ -139,9 +142,9 @@ class LinkConfig:
         set_ = object.__setattr__  # frozen: normalise ranges to float pairs once
         set_(self, "delay_spread_ns", _check_range("delay_spread_ns", self.delay_spread_ns, 0.0, 5000.0))
         set_(self, "speed_mps", _check_range("speed_mps", self.speed_mps, 0.0, 150.0))
-        set_(self, "sinr_db", _check_range("sinr_db", self.sinr_db, -30.0, 60.0))
+        set_(self, "sinr_db", _check_range("sinr_db", self.sinr_db, *SINR_LIMITS_DB))
         if self.sir_db is not None:
-            set_(self, "sir_db", _check_range("sir_db", self.sir_db, -30.0, 60.0))
+            set_(self, "sir_db", _check_range("sir_db", self.sir_db, *SINR_LIMITS_DB))
 
     # ------------------------------------------------------------------ derived
     @property

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config as sionna_config
 
+from link_sim.config import SINR_LIMITS_DB
 from link_sim.errors import InputError
 from link_sim.metrics import TargetNotReached, geometric_mean_ber, sinr_at_ber
 from link_sim.montecarlo import DEFAULTS, GRAPH_MODES
@@ -114,13 +115,18 @@ class SweepResult:
         }
 
 
+#: Most SINR points a grid may have.
+MAX_SINR_POINTS = 200
+
+
 def parse_sinr_grid(text: str) -> list[float]:
     """Parse a SINR grid: ``"start:stop:step"`` (stop included) or ``"a,b,c"``.
 
     Raises
     ------
     ValueError
-        If the grid is empty, not numeric, not finite or not strictly increasing.
+        If the grid is empty, not numeric, outside `SINR_LIMITS_DB`, longer than
+        `MAX_SINR_POINTS` or not strictly increasing.
     """
     text = text.strip()
     try:
@@ -131,6 +137,8 @@ def parse_sinr_grid(text: str) -> list[float]:
             start, stop, step = parts
             if not step > 0:
                 raise InputError(f"SINR grid step must be positive, got {step:g} in {text!r}")
+            if not (math.isfinite(start) and math.isfinite(stop)) or (stop - start) / step >= MAX_SINR_POINTS:
+                raise InputError(f"SINR grid {text!r} must be finite with at most {MAX_SINR_POINTS} points")
             grid = list(np.round(np.arange(start, stop + step / 2, step), 6))
         else:
             grid = [float(v) for v in text.split(",") if v.strip()]
@@ -142,8 +150,11 @@ def parse_sinr_grid(text: str) -> list[float]:
         ) from None
     if not grid:
         raise InputError(f"SINR grid {text!r} is empty")
-    if not all(math.isfinite(v) for v in grid):
-        raise InputError(f"SINR grid {text!r} has non-finite values")
+    low, high = SINR_LIMITS_DB
+    if not all(low <= v <= high for v in grid):  # NaN fails too
+        raise InputError(f"SINR grid {text!r} must lie within [{low:g}, {high:g}] dB")
+    if len(grid) > MAX_SINR_POINTS:
+        raise InputError(f"SINR grid {text!r} has {len(grid)} points; at most {MAX_SINR_POINTS}")
     if any(b <= a for a, b in zip(grid, grid[1:])):
         raise InputError(f"SINR grid {text!r} must be strictly increasing")
     return [float(v) for v in grid]

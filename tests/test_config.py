@@ -85,3 +85,13 @@ def test_channel_model_list():
 def test_invalid_architectures_raise(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_plans_and_training_refuse_non_finite_numbers():
+    from deeprx_tf.train_config import TrainConfig
+    from distill.plan import KDPlan
+
+    with pytest.raises(ValueError, match="finite"):
+        KDPlan(alphas=(float("nan"),))
+    with pytest.raises(ValueError, match="validation_sinr_db"):
+        TrainConfig(validation_sinr_db=(float("nan"), 1e300))
