@@ -183,6 +183,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     check_fits_scenario(model_config, link_config)
+    link_config.check_batch_size(train_config.batch_size)
     keras.utils.set_random_seed(train_config.seed)
     dist = make_strategy(strategy)
     # A resumed run must not replay the batches the first run already saw:

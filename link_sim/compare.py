@@ -10,7 +10,7 @@ import sionna
 import tensorflow as tf
 
 from link_sim.config import LinkConfig
-from link_sim.montecarlo import DEFAULTS
+from link_sim.montecarlo import DEFAULTS, MonteCarloSettings
 from link_sim.plots import plot_ber, write_sweep_csv
 from link_sim.results import write_json
 from link_sim.simulator import LinkSimulator, ReceiverSpec
@@ -58,6 +58,10 @@ def compare_receivers(config: LinkConfig, receivers: Sequence[str] | Mapping[str
     dict
         The report written to ``results.json``.
     """
+    # checks that cost nothing, before minutes of simulation
+    MonteCarloSettings(batch_size, max_mc_iter, num_target_block_errors, early_stop, seed, graph_mode,
+                       target_ber)
+    config.check_batch_size(batch_size)
     specs = dict(receivers) if isinstance(receivers, Mapping) else {name: name for name in receivers}
     report = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -22,6 +22,9 @@ _TABLE2_MODULATION_ORDER = [2] * 5 + [4] * 6 + [6] * 9 + [8] * 8
 
 _RANGE_FIELDS = ("delay_spread_ns", "speed_mps", "sinr_db", "sir_db")
 
+#: Most resource elements (slots x symbols x subcarriers x receive antennas) in one batch:
+#: each tensor of a batch then stays below about 0.5 GB.
+MAX_BATCH_RESOURCE_ELEMENTS = 2 ** 26
 #: SINRs (and SIRs) a scenario, a sweep or a validation may use [dB].
 SINR_LIMITS_DB = (-30.0, 60.0)
 
@@ -161,6 +164,17 @@ class LinkConfig:
     def num_ofdm_symbols(self) -> int:
         """OFDM symbols of the grid: one slot with the normal cyclic prefix."""
         return 14
+
+    def check_batch_size(self, batch_size: int, what: str = "batch_size") -> None:
+        """Raise `InputError` unless ``batch_size`` slots of this scenario fit in memory:
+        at most `MAX_BATCH_RESOURCE_ELEMENTS` resource elements over all receive antennas."""
+        if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1):
+            raise InputError(f"{what} must be a positive integer, got {batch_size!r}")
+        per_slot = self.num_ofdm_symbols * self.num_subcarriers * self.num_rx_ant
+        if batch_size * per_slot > MAX_BATCH_RESOURCE_ELEMENTS:
+            raise InputError(f"{what} {batch_size} is too large for this scenario: at most "
+                             f"{MAX_BATCH_RESOURCE_ELEMENTS // per_slot} slots of {per_slot} resource "
+                             "elements each fit in one batch")
 
     def require_256qam(self) -> None:
         """Raise `ValueError` unless `mcs_index` selects 256-QAM."""

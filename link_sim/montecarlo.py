@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from link_sim.errors import InputError
+
 #: TensorFlow execution modes of a sweep.
 GRAPH_MODES = ("eager", "graph", "xla")
 
@@ -42,6 +44,20 @@ class MonteCarloSettings:
     seed: int = 0
     graph_mode: str = "graph"
     target_ber: float = 1e-3
+
+    def __post_init__(self):
+        for name in ("batch_size", "max_mc_iter", "num_target_block_errors", "seed"):
+            value = getattr(self, name)
+            if value is None and name == "num_target_block_errors":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and name != "seed"):
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.early_stop, bool):
+            raise InputError(f"early_stop must be true or false, got {self.early_stop!r}")
+        if self.graph_mode not in GRAPH_MODES:
+            raise InputError(f"graph_mode must be one of {', '.join(GRAPH_MODES)}, got {self.graph_mode!r}")
+        if not 0 < self.target_ber < 1:  # NaN fails too
+            raise InputError(f"target_ber must be in (0, 1), got {self.target_ber}")
 
 
 #: The defaults, as attributes (``DEFAULTS.batch_size``).

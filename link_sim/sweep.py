@@ -22,7 +22,7 @@ from sionna.phy import config as sionna_config
 from link_sim.config import SINR_LIMITS_DB
 from link_sim.errors import InputError
 from link_sim.metrics import TargetNotReached, geometric_mean_ber, sinr_at_ber
-from link_sim.montecarlo import DEFAULTS, GRAPH_MODES
+from link_sim.montecarlo import DEFAULTS, MonteCarloSettings
 from link_sim.simulator import LinkSimulator
 
 _COUNT_KEYS = ("uncoded_bit_errors", "uncoded_bits", "bit_errors", "bits", "block_errors", "blocks")
@@ -162,8 +162,7 @@ def parse_sinr_grid(text: str) -> list[float]:
 
 def compile_error_counter(simulator: LinkSimulator, graph_mode: str = DEFAULTS.graph_mode) -> Callable:
     """``f(batch_size, sinr_db) -> counts`` for `simulator`, in eager, graph or XLA mode."""
-    if graph_mode not in GRAPH_MODES:
-        raise InputError(f"graph_mode must be one of {GRAPH_MODES}, got {graph_mode!r}")
+    MonteCarloSettings(graph_mode=graph_mode)  # validates it
     if graph_mode == "eager":
         return simulator.count_errors
     return tf.function(simulator.count_errors, jit_compile=(graph_mode == "xla"))
@@ -216,8 +215,7 @@ def run_sweep(simulator: LinkSimulator, sinr_db: Sequence[float], batch_size: in
     -------
     SweepResult
     """
-    if batch_size < 1 or max_mc_iter < 1:
-        raise InputError("batch_size and max_mc_iter must be at least 1")
+    MonteCarloSettings(batch_size, max_mc_iter, num_target_block_errors, early_stop, seed, graph_mode)
     counter = compile_error_counter(simulator, graph_mode)
     result = SweepResult(receiver=name, points=[])
     try:

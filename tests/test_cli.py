@@ -48,6 +48,8 @@ def test_simulate_writes_results(tmp_path, capsys):
     (["--sinr", "0:1e12:1"], "at most 200 points"),
     (["--sinr", "-1e300,1e300"], "must lie within [-30, 60] dB"),
     (["--sinr", "nan"], "must lie within"),
+    (["--batch-size", "100000000"], "--batch-size 100000000 is too large"),
+    (["--target-ber", "nan"], "target"),
     (["--receiver", "zf"], "unknown receiver"),
     (["--speed", "fast"], "--speed"),
     (["--num-prb", "x"], "num-prb"),

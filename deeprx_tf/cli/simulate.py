@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from deeprx_tf.cli.common import DEFAULT_SINR_GRID, scenario_from_options, scenario_options, uses_tensorflow
-from link_sim.montecarlo import DEFAULTS, GRAPH_MODES
+from link_sim.montecarlo import DEFAULTS, GRAPH_MODES, MonteCarloSettings
 
 #: Files `deeprx simulate` writes into its output folder.
 SIMULATE_OUTPUTS = ("results.json", "ber.png", "ber.csv")
@@ -101,6 +101,9 @@ def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_b
     from link_sim.results import prepare_output_dir
 
     scenario = scenario_from_options(**scenario)
+    # what costs nothing is checked before anything is printed or simulated
+    MonteCarloSettings(batch_size, max_mc_iter, target_block_errors, early_stop, seed, graph_mode, target_ber)
+    scenario.check_batch_size(batch_size, "--batch-size")
 
     from link_sim.sweep import parse_sinr_grid
 
