@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -304,6 +305,8 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                 raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
         raise MissingInputError(f"output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):  # before minutes of conversion, not after
+        raise InputError(f"cannot write into the output folder {out.parent}")
 
     grid_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,

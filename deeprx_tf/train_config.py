@@ -75,6 +75,8 @@ class TrainConfig:
     qat: bool = False
 
     def __post_init__(self):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
         for name in ("steps", "batch_size", "steps_per_epoch", "validation_slots"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be at least 1")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import datetime
+import json
 import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -151,6 +153,12 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
+        try:
+            cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
+            cluster["cluster"], cluster["task"]["type"], cluster["task"]["index"]  # noqa: B018
+        except (ValueError, KeyError, TypeError):
+            raise InputError("--strategy multiworker needs TF_CONFIG: JSON with \"cluster\" and "
+                             "\"task\" {\"type\", \"index\"} (see tf.distribute)") from None
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise InputError(f"unknown strategy {name!r}: use {', '.join(STRATEGIES)}")
 
@@ -181,9 +189,14 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         The model card written to ``out_dir/model.json``.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     check_fits_scenario(model_config, link_config)
     link_config.check_batch_size(train_config.batch_size)
+    # the checkpoint to start from is read (and refused if corrupt) before any data is made
+    init = load_checkpoint(init_from) if init_from is not None else None
+    if init is not None and init.config != model_config:
+        raise InputError(f"the init_from checkpoint {init_from} has another architecture than the model "
+                         "to train")
+    out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(train_config.seed)
     dist = make_strategy(strategy)
     # A resumed run must not replay the batches the first run already saw:
@@ -210,12 +223,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
                             (link_config.mcs_index,), tuple(link_config.sinr_db))
     with dist.scope():
         model = build_deeprx(model_config)
-        if init_from is not None:
-            init = load_checkpoint(init_from)
+        if init is not None:
             domain = domain.union(init.training_domain)  # a fine-tuned model has seen both
-            if init.config != model_config:
-                raise InputError(f"the init_from checkpoint {init_from} has another architecture "
-                                 "than the model to train")
             model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
                                      train_config.steps)

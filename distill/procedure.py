@@ -12,7 +12,7 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 from pathlib import Path
 
-from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint, read_checkpoint_config
+from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
 from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
@@ -23,10 +23,11 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
                        temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0):
     """``(compile_trainee, card_extra)`` for `train_deeprx`: a `DeepRxDistiller` around the student.
 
-    The teacher checkpoint is checked now (it exists, fits the scenario);
-    its weights load inside the strategy's scope when training starts.
+    The teacher checkpoint is read and checked now (it exists, its weights
+    load, it fits the scenario); it is loaded again inside the strategy's
+    scope when training starts.
     """
-    teacher_config = read_checkpoint_config(teacher)
+    teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
 
     def compile_trainee(student, optimizer, jit_compile):

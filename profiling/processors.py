@@ -84,8 +84,11 @@ def read_processors(path: str | Path) -> list[Processor]:
     if path.suffix.lower() == ".csv":
         if not path.is_file():
             raise MissingInputError(f"processor file {path} does not exist")
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+        except (csv.Error, UnicodeDecodeError) as err:  # a field over csv's limit, a binary file
+            raise InputError(f"processor file {path} is not a readable CSV: {err}") from None
         entries = []
         for row in rows:
             try:

@@ -40,7 +40,7 @@ _TRAINING_OPTIONS = [
                  help="SINR points [dB] of the validation Geometric Mean BER."),
     click.option("--validation-slots", type=click.IntRange(min=1), default=_DEFAULTS.validation_slots,
                  show_default=True, help="Validation slots per SINR point."),
-    click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True,
+    click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True,
                  help="Seed of the initial weights and of the training data."),
     click.option("--xla", is_flag=True, default=_DEFAULTS.xla, help="Compile the train step with XLA."),
     click.option("--prune-sparsity", type=click.FloatRange(0, 1, max_open=True),
@@ -56,7 +56,8 @@ _TRAINING_OPTIONS = [
                  help="tf.distribute strategy."),
     click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
                  help="Checkpoint folder; an interrupted run in it is resumed."),
-    click.option("--overwrite", is_flag=True, help="Replace a finished checkpoint in --out."),
+    click.option("--overwrite", is_flag=True,
+                 help="Train anew in --out, replacing what is there (a finished or interrupted run)."),
 ]
 
 
@@ -125,15 +126,21 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
     train_config = train_config_from_options(**options)
     steps = train_config.steps
     from deeprx_tf.training import train_deeprx
-    from link_sim.errors import OutputExistsError
+    from link_sim.errors import InputError, OutputExistsError
     from link_sim.results import prepare_output_dir, read_json
 
     meta = out_dir / "model.json"
-    if meta.is_file() and read_json(meta, "checkpoint").get("card", {}).get("complete"):
-        if not overwrite:
+    if overwrite:  # start anew: whatever is in --out (finished, interrupted or corrupt) is not resumed
+        shutil.rmtree(out_dir / "backup", ignore_errors=True)
+    elif meta.is_file():
+        saved = read_json(meta, "checkpoint")
+        card = saved.get("card") if isinstance(saved, dict) else None
+        if not isinstance(card, dict):
+            raise InputError(f"{meta} is not a deeprx-tf checkpoint; pass --overwrite to train anew "
+                             "or choose another --out folder")
+        if card.get("complete"):
             raise OutputExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train "
                                     "anew or choose another --out folder")
-        shutil.rmtree(out_dir / "backup", ignore_errors=True)
     out = prepare_output_dir(out_dir, (), overwrite=True)
     click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
                f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
