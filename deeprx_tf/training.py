@@ -14,7 +14,8 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
+from deeprx_tf.checkpoint import (MODEL_JSON, TrainingDomain, check_fits_scenario, load_checkpoint,
+                                  save_checkpoint)
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
@@ -163,6 +164,35 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
     raise InputError(f"unknown strategy {name!r}: use {', '.join(STRATEGIES)}")
 
 
+def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkConfig,
+                     train_config: TrainConfig, init_from) -> None:
+    """Refuse to resume an interrupted run in ``out`` with other options than it started with:
+    its checkpoint would describe the second run only, though its first epochs ran under the first."""
+    if not (out / "backup").is_dir() or not (out / MODEL_JSON).is_file():
+        return  # nothing to resume
+    saved = read_json(out / MODEL_JSON, "checkpoint")
+    card = saved.get("card", {}) if isinstance(saved, dict) else {}
+    if isinstance(card, dict) and card.get("complete"):
+        return  # a finished run: training again starts anew
+    now = {"architecture": model_config.to_dict(), "scenario": link_config.to_dict(),
+           "training": train_config.to_dict(), "init_from": str(init_from) if init_from else None}
+    then = {"architecture": saved.get("deeprx") if isinstance(saved, dict) else None,
+            "scenario": saved.get("link") if isinstance(saved, dict) else None,
+            "training": card.get("train") if isinstance(card, dict) else None,
+            "init_from": card.get("init_from") if isinstance(card, dict) else None}
+    differ = []
+    for part, values in now.items():
+        if not isinstance(values, dict):
+            if values != then[part]:
+                differ.append(part)
+            continue
+        old = then[part] if isinstance(then[part], dict) else {}
+        differ += [f"{part} {key}" for key in values if old.get(key) != values[key]]
+    if differ:
+        raise InputError(f"{out} holds an interrupted run with other options ({', '.join(differ)}): "
+                         "resume it with its own options, or start anew (deeprx: --overwrite)")
+
+
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
                  init_from: str | Path | None = None, compile_trainee=None,
@@ -196,6 +226,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     if init is not None and init.config != model_config:
         raise InputError(f"the init_from checkpoint {init_from} has another architecture than the model "
                          "to train")
+    _check_resumable(out, model_config, link_config, train_config, init_from)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(train_config.seed)
     dist = make_strategy(strategy)

@@ -291,7 +291,7 @@ def test_receiver_follows_sionna_precision_and_refuses_what_it_cannot_receive(ti
         rx(tf.zeros([1, 1, 4, 14, 12], tf.complex64))
 
 
-def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, tiny_config):
+def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_config):
     from deeprx_tf.training import TrainingDivergedError
 
     config = TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
@@ -306,6 +306,15 @@ def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, tiny
     with pytest.raises(ValueError, match="finite"):
         dataclasses.replace(config, learning_rate=float("inf"))
     assert all(np.isfinite(w).all() for w in good)
+    # an interrupted run resumed with other options is refused, saying what differs
+    (tmp_path / "ok" / "backup").mkdir(exist_ok=True)
+    meta = json.loads((tmp_path / "ok" / "model.json").read_text())
+    meta["card"]["complete"] = False
+    (tmp_path / "ok" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="other options .*training steps"):
+        train_deeprx(TINY, tiny_config, dataclasses.replace(config, steps=6), tmp_path / "ok", verbose=0)
+    with pytest.raises(ValueError, match="scenario num_prb"):
+        train_deeprx(TINY, tiny_config.replace(num_prb=2), config, tmp_path / "ok", verbose=0)
 
 
 MIRRORED = r"""
