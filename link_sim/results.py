@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -94,7 +95,29 @@ def dataclass_from_dict(cls, data: Any, what: str):
     return cls(**data)
 
 
-def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwrite: bool) -> Path:
+#: Lock file of an output folder in use (`prepare_output_dir`).
+LOCK_FILE = ".deeprx.lock"
+# open lock files of the folders this process holds, kept open until it exits
+_held_locks: dict[Path, Any] = {}
+
+
+def _lock(out: Path) -> None:
+    """Hold an exclusive lock on ``out`` until this process exits (a killed one releases it too)."""
+    key = out.resolve()
+    if key in _held_locks:
+        return
+    handle = open(out / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InputError(f"{out} is in use by another run; wait for it to finish or choose another "
+                         "--out folder") from None
+    _held_locks[key] = handle
+
+
+def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwrite: bool,
+                       lock: bool = True) -> Path:
     """Create ``out_dir`` and check, before any work starts, that results can be written.
 
     Parameters
@@ -105,6 +128,10 @@ def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwri
         File names the command will write into ``out_dir``.
     overwrite : bool
         Whether existing results may be replaced.
+    lock : bool
+        Hold the folder for this process (``LOCK_FILE``, an advisory lock the
+        operating system releases when the process ends, killed or not), so
+        that a second run into it is refused instead of mixing results.
 
     Raises
     ------
@@ -127,4 +154,6 @@ def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwri
             pass
     except OSError as err:
         raise InputError(f"cannot write to output folder {out}: {err.strerror or err}") from None
+    if lock:
+        _lock(out)
     return out

@@ -231,3 +231,27 @@ def test_simulate_prints_no_tensorflow_start_up_lines(tmp_path):
     err = subprocess.run(argv, capture_output=True, text=True, check=True).stderr
     assert not [line for line in err.splitlines() if "cuda" in line.lower() or "absl" in line.lower()], err
     assert err.startswith("scenario:")
+
+
+def test_an_output_folder_in_use_is_refused(tmp_path, capsys):
+    """A second run into a folder another process holds is refused; the lock dies with its holder."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "busy"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from link_sim.results import prepare_output_dir\n"
+        f"prepare_output_dir({str(out)!r}, (), overwrite=False)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = run(["simulate", *TINY, *BASELINES, "--out", str(out)], capsys)
+        assert code == 2 and "in use by another run" in err and err.count("\n") == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    from link_sim.results import prepare_output_dir
+
+    prepare_output_dir(out, (), overwrite=False)  # killed: the lock went with it

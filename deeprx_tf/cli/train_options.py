@@ -141,7 +141,8 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
         if card.get("complete"):
             raise OutputExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train "
                                     "anew or choose another --out folder")
-    out = prepare_output_dir(out_dir, (), overwrite=True)
+    # the workers of a multi-worker run share --out: only a single process locks it
+    out = prepare_output_dir(out_dir, (), overwrite=True, lock=strategy != "multiworker")
     click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
                f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
                f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
