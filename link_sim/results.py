@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -114,6 +116,23 @@ def _lock(out: Path) -> None:
         raise InputError(f"{out} is in use by another run; wait for it to finish or choose another "
                          "--out folder") from None
     _held_locks[key] = handle
+
+
+@contextlib.contextmanager
+def removed_if_refused(out_dir: str | Path):
+    """Remove ``out_dir`` again if the block creates it and then refuses the user's input
+    (`InputError`) before writing anything into it: a refused command leaves nothing behind."""
+    out = Path(out_dir)
+    existed = out.exists()
+    try:
+        yield
+    except InputError:
+        if not existed and out.is_dir() and all(p.name == LOCK_FILE for p in out.iterdir()):
+            handle = _held_locks.pop(out.resolve(), None)
+            if handle is not None:
+                handle.close()
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def prepare_output_dir(out_dir: str | Path, result_names: Iterable[str], overwrite: bool,

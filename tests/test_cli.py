@@ -255,3 +255,10 @@ def test_an_output_folder_in_use_is_refused(tmp_path, capsys):
     from link_sim.results import prepare_output_dir
 
     prepare_output_dir(out, (), overwrite=False)  # killed: the lock went with it
+
+
+def test_a_refused_training_leaves_nothing_behind(tmp_path, capsys):
+    out = tmp_path / "new"
+    code, _, err = run(["train", *TINY_TRAIN, "--batch-size", "100000000", "--out", str(out)], capsys)
+    assert code == 2 and "too large" in err and "Traceback" not in err
+    assert not out.exists()

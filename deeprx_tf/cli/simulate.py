@@ -108,11 +108,11 @@ def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_b
     from link_sim.sweep import parse_sinr_grid
 
     grid = parse_sinr_grid(sinr_grid)
-    out = prepare_output_dir(out_dir, SIMULATE_OUTPUTS, overwrite)
     if graph_mode == "xla" and any(name.startswith("tflite:") for name in receivers):
         raise click.BadParameter("a tflite: receiver runs in LiteRT and cannot be compiled with XLA; "
                                  "use graph or eager", param_hint="--graph-mode")
     specs = receiver_specs(receivers, checkpoint, scenario, grid)
+    out = prepare_output_dir(out_dir, SIMULATE_OUTPUTS, overwrite)  # the last check: it creates --out
 
     from link_sim.compare import compare_receivers
 

@@ -127,7 +127,7 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
     steps = train_config.steps
     from deeprx_tf.training import train_deeprx
     from link_sim.errors import InputError, OutputExistsError
-    from link_sim.results import prepare_output_dir, read_json
+    from link_sim.results import prepare_output_dir, read_json, removed_if_refused
 
     meta = out_dir / "model.json"
     if overwrite:  # start anew: whatever is in --out (finished, interrupted or corrupt) is not resumed
@@ -141,14 +141,15 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
         if card.get("complete"):
             raise OutputExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train "
                                     "anew or choose another --out folder")
-    # the workers of a multi-worker run share --out: only a single process locks it
-    out = prepare_output_dir(out_dir, (), overwrite=True, lock=strategy != "multiworker")
-    click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
-               f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
-               f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
-    card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
-                        command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
-                        compile_trainee=compile_trainee, card_extra=card_extra)
+    with removed_if_refused(out_dir):
+        # the workers of a multi-worker run share --out: only a single process locks it
+        out = prepare_output_dir(out_dir, (), overwrite=True, lock=strategy != "multiworker")
+        click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
+                   f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
+                   f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
+        card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
+                            command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
+                            compile_trainee=compile_trainee, card_extra=card_extra)
     pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
     click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
                f"wrote {out / 'model.json'}")
