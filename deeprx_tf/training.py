@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import tensorflow as tf
@@ -196,7 +197,8 @@ def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkCon
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
                  init_from: str | Path | None = None, compile_trainee=None,
-                 card_extra: dict | None = None, verbose: int = 2) -> dict:
+                 card_extra: dict | None = None, verbose: int = 2,
+                 on_start: Callable[[], None] | None = None) -> dict:
     """Train a DeepRx on the link and save it as a checkpoint in ``out_dir``.
 
     Interrupted runs resume from the last finished epoch when called again
@@ -211,7 +213,9 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     inside the strategy's scope, returns the compiled model that ``fit``
     trains in place of ``model`` alone (`distill` passes a `Distiller`
     around it); the DeepRx ``model`` is what is validated and saved.
-    ``card_extra`` goes into the model card.
+    ``card_extra`` goes into the model card. ``on_start()`` is called once
+    every check has passed, before the data and the model are made (the
+    command line announces the run there).
 
     Returns
     -------
@@ -227,9 +231,11 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         raise InputError(f"the init_from checkpoint {init_from} has another architecture than the model "
                          "to train")
     _check_resumable(out, model_config, link_config, train_config, init_from)
+    dist = make_strategy(strategy)
+    if on_start is not None:
+        on_start()
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(train_config.seed)
-    dist = make_strategy(strategy)
     # A resumed run must not replay the batches the first run already saw:
     # run k (0 for a fresh start) draws its data from seed + 1000 k.
     runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []

@@ -12,6 +12,11 @@ import math
 from link_sim.errors import InputError
 from link_sim.montecarlo import DEFAULTS
 
+#: The paper's best KD weighting and temperature (eq. 2, alpha = 5e5, T = 3): the defaults of
+#: `distill.distill_deeprx` and ``deeprx distill``.
+PAPER_ALPHA = 5e5
+PAPER_TEMPERATURE = 3.0
+
 #: The steps of the procedure, in order.
 STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import math
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
 from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
+from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
 from link_sim import LinkConfig
+from link_sim.errors import InputError
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
@@ -27,6 +30,9 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
     load, it fits the scenario); it is loaded again inside the strategy's
     scope when training starts.
     """
+    for name, value in (("alpha", alpha), ("temperature", temperature), ("sobolev_weight", sobolev_weight)):
+        if not 0 <= value < math.inf or (name == "temperature" and value == 0):
+            raise InputError(f"{name} must be a finite number >= 0 (temperature > 0), got {value}")
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
 
@@ -52,8 +58,8 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
 
 
 def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_dir, teacher,
-                   alpha: float = 5e5, temperature: float = 3.0, scale_by_t2: bool = False,
-                   sobolev_weight: float = 0.0, **kwargs) -> dict:
+                   alpha: float = PAPER_ALPHA, temperature: float = PAPER_TEMPERATURE,
+                   scale_by_t2: bool = False, sobolev_weight: float = 0.0, **kwargs) -> dict:
     """Train a DeepRx student against a teacher checkpoint; returns the model card.
 
     Parameters are those of `deeprx_tf.training.train_deeprx` plus the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -55,8 +56,9 @@ class Processor:
             raise InputError("a processor needs a name")
         for field in ("peak_flops", "tdp_w"):
             value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise InputError(f"processor {self.name!r}: {field} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise InputError(f"processor {self.name!r}: {field} must be a positive finite number, "
+                                 f"got {value!r}")
 
     @property
     def flops_per_watt(self) -> float:

@@ -262,3 +262,53 @@ def test_a_refused_training_leaves_nothing_behind(tmp_path, capsys):
     code, _, err = run(["train", *TINY_TRAIN, "--batch-size", "100000000", "--out", str(out)], capsys)
     assert code == 2 and "too large" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def _files(tmp_path):
+    (tmp_path / "tx2.json").write_text('{"num_tx_ant": 2.0}')
+    (tmp_path / "speed.json").write_text('{"speed_mps": "12"}')
+    (tmp_path / "filters.json").write_text('{"block_filters": 5}')
+    (tmp_path / "wide.csv").write_text("name,kind,number_format,peak_flops,tdp_w\nx,cpu,fp32,1e12," + "9" * 200_000
+                                       + "\n")
+    (tmp_path / "inf.csv").write_text("name,kind,number_format,peak_flops,tdp_w\nx,cpu,fp32,inf,10\n")
+    (tmp_path / "listed").mkdir()
+    (tmp_path / "listed" / "model.json").write_text("[]")
+    from deeprx_tf.config import DeepRxConfig
+    from link_sim import LinkConfig
+
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "model.json").write_text(json.dumps({
+        "format": "deeprx-tf/1", "deeprx": DeepRxConfig().scaled(0.0625).to_dict(),
+        "link": LinkConfig(num_prb=1).to_dict(), "card": {}}))
+    (tmp_path / "corrupt" / "weights.h5").write_bytes(b"not hdf5")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--preset", "xinf"], "width multiplier"),
+    (["profile", "--preset", "xinf"], "width multiplier"),
+    (["sweep", "--student-widths", "inf"], "finite"),
+    (["sweep", "--alphas", "nan"], "finite"),
+    (["train", "--config", "{tmp}/tx2.json"], "num_tx_ant must be an integer"),
+    (["train", "--config", "{tmp}/speed.json"], "speed_mps must be a pair"),
+    (["train", "--model-config", "{tmp}/filters.json"], "block_filters"),
+    (["train", "--preset", "x0.0625", "--out", "{tmp}/listed"], "not a deeprx-tf checkpoint"),
+    (["profile", "--preset", "x0.0625", "--processors", "{tmp}/wide.csv"], "not a readable CSV"),
+    (["profile", "--preset", "x0.0625", "--processors", "{tmp}/inf.csv"], "finite"),
+    (["train", "--lr", "inf"], "--lr"),
+    (["distill", "--teacher", "{tmp}/none", "--alpha", "inf"], "--alpha"),
+    (["train", "--validation-sinr", "nan,1e300"], "validation_sinr_db"),
+    (["train", "--flops", "1e300"], "FLOPs target"),
+    (["train", "--seed", "-1"], "--seed"),
+    (["train", "--init-from", "{tmp}/corrupt", "--num-prb", "1"], "corrupt"),
+    (["distill", "--teacher", "{tmp}/corrupt", "--student-preset", "x0.0625", "--num-prb", "1"], "corrupt"),
+])
+def test_hostile_input_is_refused_before_any_work(tmp_path, capsys, argv, message):
+    _files(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written or left behind

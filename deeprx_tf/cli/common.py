@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from pathlib import Path
 
 import click
 
 #: SINR grid of `deeprx simulate` and of the final step of `deeprx sweep`.
 DEFAULT_SINR_GRID = "5:35:5"
+
+
+class FiniteFloatRange(click.FloatRange):
+    """`click.FloatRange` that refuses NaN and infinities (which pass any range comparison)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
 
 
 def uses_tensorflow(command):

@@ -6,25 +6,27 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import scenario_from_options, split_scenario, uses_tensorflow
+from deeprx_tf.cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
+                                  uses_tensorflow)
 from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
+from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
 
 
 @click.command()
 @click.option("--teacher", type=click.Path(path_type=Path), required=True,
               help="Checkpoint of the teacher DeepRx.")
 @click.option("--student-preset", help="Student architecture: a width multiplier like 'x0.125'.")
-@click.option("--student-flops", type=click.FloatRange(min=0, min_open=True),
+@click.option("--student-flops", type=FiniteFloatRange(min=0, min_open=True),
               help="Or the student's FLOPs per slot of this scenario's grid.")
 @click.option("--student-model-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Or the student architecture as DeepRxConfig JSON.")
-@click.option("--alpha", type=click.FloatRange(min=0), default=5e5, show_default=True,
+@click.option("--alpha", type=FiniteFloatRange(min=0), default=PAPER_ALPHA, show_default=True,
               help="Weight of the student's own loss: L = alpha * BCE + KL (paper eq. 2).")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=3.0,
+@click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=PAPER_TEMPERATURE,
               show_default=True, help="Softening temperature T of the bit probabilities.")
 @click.option("--t2/--no-t2", "scale_by_t2", default=False, show_default=True,
               help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
-@click.option("--sobolev-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--sobolev-weight", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
               help="Also match the teacher's input gradients (Sobolev training) with this weight.")
 @INIT_FROM
 @training_options

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import uses_tensorflow
+from deeprx_tf.cli.common import FiniteFloatRange, uses_tensorflow
 from profiling.lifecycle import DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS
 from profiling.measure import DEFAULT_IDLE_WINDOWS, IDLE_WINDOW_S
 
@@ -26,14 +26,14 @@ _PAPER_NUM_PRB = 26
               help="Extra processors (JSON or CSV); an entry replaces a built-in one of the same name.")
 @click.option("--lifecycle-processor", default="Coral Edge TPU", show_default=True,
               help="Processor whose metric (0) energy is the lifecycle's inference energy.")
-@click.option("--inference-energy", type=click.FloatRange(min=0, min_open=True),
+@click.option("--inference-energy", type=FiniteFloatRange(min=0, min_open=True),
               help="Inference energy of the lifecycle [J] instead of metric (0).")
-@click.option("--train-energy-per-step", type=click.FloatRange(min=0, min_open=True),
+@click.option("--train-energy-per-step", type=FiniteFloatRange(min=0, min_open=True),
               default=PAPER_TRAIN_ENERGY_PER_STEP_J,
               show_default=True, help="Training energy per step [J] (the paper's figure).")
 @click.option("--train-steps", type=click.IntRange(min=1), default=PAPER_TRAIN_STEPS, show_default=True,
               help="Training steps of the lifecycle.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_INFERENCE_RATE,
+@click.option("--rate", type=FiniteFloatRange(min=0, min_open=True), default=DEFAULT_INFERENCE_RATE,
               show_default=True,
               help="Inferences per second in deployment.")
 @click.option("--measure", is_flag=True,
@@ -72,7 +72,6 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
         raise click.BadParameter(f"unknown processor {lifecycle_processor!r}; choose from "
                                  f"{', '.join(p.name for p in processors)}",
                                  param_hint="--lifecycle-processor")
-    out = prepare_output_dir(out_dir, PROFILE_OUTPUTS, overwrite)
     if checkpoint is not None:
         from deeprx_tf.checkpoint import load_checkpoint
 
@@ -89,6 +88,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
                                      num_bits_per_symbol=link.num_bits_per_symbol)
         model = build_deeprx(config)
         about = {"preset": preset}
+    out = prepare_output_dir(out_dir, PROFILE_OUTPUTS, overwrite)  # the last check: it creates --out
     input_shape = (14, link.num_subcarriers, config.num_input_channels)
     about.update(num_subcarriers=link.num_subcarriers, num_ofdm_symbols=14,
                  num_rx_ant=config.num_rx_ant, size_vs_paper=config.size_vs_paper(),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import DEFAULT_SINR_GRID, scenario_from_options, scenario_options, uses_tensorflow
+from deeprx_tf.cli.common import (DEFAULT_SINR_GRID, FiniteFloatRange, scenario_from_options,
+                                  scenario_options, uses_tensorflow)
 from link_sim.montecarlo import DEFAULTS, GRAPH_MODES, MonteCarloSettings
 
 #: Files `deeprx simulate` writes into its output folder.
@@ -80,7 +81,7 @@ def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
               help="A SINR point is done after this many transport block errors.")
 @click.option("--early-stop/--no-early-stop", default=DEFAULTS.early_stop, show_default=True,
               help="Skip the rest of a curve after an error-free SINR point.")
-@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--target-ber", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               default=DEFAULTS.target_ber,
               show_default=True, help="BER at which SINRs and gains are read (uncoded BER).")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Random seed.")

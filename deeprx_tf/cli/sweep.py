@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from deeprx_tf.cli.common import (format_list, parse_list, scenario_from_options, split_scenario,
-                                  uses_tensorflow)
+from deeprx_tf.cli.common import (FiniteFloatRange, format_list, parse_list, scenario_from_options,
+                                  split_scenario, uses_tensorflow)
 from deeprx_tf.cli.train_options import train_config_from_options, training_options
 from distill.plan import STEPS, KDPlan
 
@@ -15,7 +15,7 @@ _PLAN = KDPlan()
 @click.command()
 @click.option("--student-widths", default=format_list(_PLAN.student_widths), show_default=True,
               help="Step student_size (Fig. 3): widths (x the paper model) trained from scratch.")
-@click.option("--student-width", type=click.FloatRange(min=0, min_open=True), default=_PLAN.student_width,
+@click.option("--student-width", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.student_width,
               show_default=True, help="The student of the later steps.")
 @click.option("--teacher-widths", default=format_list(_PLAN.teacher_widths), show_default=True,
               help="Step teacher_size (Fig. 4): teacher widths.")
@@ -23,9 +23,9 @@ _PLAN = KDPlan()
               help="Step alpha (Table III): alpha grid.")
 @click.option("--temperatures", default=format_list(_PLAN.temperatures), show_default=True,
               help="Step temperature (Fig. 5): T grid, at the best alpha.")
-@click.option("--alpha", type=click.FloatRange(min=0), default=_PLAN.alpha, show_default=True,
+@click.option("--alpha", type=FiniteFloatRange(min=0), default=_PLAN.alpha, show_default=True,
               help="alpha of the teacher_size step.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=_PLAN.temperature,
+@click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.temperature,
               show_default=True, help="T of the teacher_size and alpha steps.")
 @click.option("--sinr", "sinr_grid", default=format_list(_PLAN.final_sinr_db), show_default=True,
               help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
@@ -35,7 +35,7 @@ _PLAN = KDPlan()
               show_default=True)
 @click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=_PLAN.final_max_mc_iter,
               show_default=True)
-@click.option("--target-ber", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--target-ber", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               default=_PLAN.target_ber, show_default=True,
               help="Step final: BER at which SINR gains are read.")
 @click.option("--step", "only_steps", multiple=True, type=click.Choice(STEPS),

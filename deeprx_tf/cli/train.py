@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import scenario_from_options, split_scenario, uses_tensorflow
+from deeprx_tf.cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
+                                  uses_tensorflow)
 from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
 
 
@@ -14,7 +15,7 @@ from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, ru
 @click.option("--preset", help="Architecture: 'paper' or a width multiplier like 'x0.25' (default).")
 @click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Architecture as DeepRxConfig JSON.")
-@click.option("--flops", type=click.FloatRange(min=0, min_open=True),
+@click.option("--flops", type=FiniteFloatRange(min=0, min_open=True),
               help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
 @INIT_FROM
 @training_options

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import format_list, parse_list, parse_range, scenario_options
+from deeprx_tf.cli.common import FiniteFloatRange, format_list, parse_list, parse_range, scenario_options
 from deeprx_tf.train_config import STRATEGIES, TrainConfig
 
 _DEFAULTS = TrainConfig()
@@ -27,7 +27,7 @@ _TRAINING_OPTIONS = [
                  show_default=True),
     click.option("--steps-per-epoch", type=click.IntRange(min=1), default=_DEFAULTS.steps_per_epoch,
                  show_default=True, help="Steps between validation, checkpoint and log line."),
-    click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True),
+    click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True),
                  default=_DEFAULTS.learning_rate, show_default=True,
                  help="Peak learning rate (Adam, warm-up then linear decay)."),
     click.option("--warmup-steps", type=click.IntRange(min=0), default=_DEFAULTS.warmup_steps,
@@ -43,7 +43,7 @@ _TRAINING_OPTIONS = [
     click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True,
                  help="Seed of the initial weights and of the training data."),
     click.option("--xla", is_flag=True, default=_DEFAULTS.xla, help="Compile the train step with XLA."),
-    click.option("--prune-sparsity", type=click.FloatRange(0, 1, max_open=True),
+    click.option("--prune-sparsity", type=FiniteFloatRange(0, 1, max_open=True),
                  default=_DEFAULTS.prune_sparsity, show_default=True,
                  help="Magnitude pruning: fraction of each convolution kernel that is zero at the "
                       "end (0: no pruning)."),
@@ -144,12 +144,13 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
     with removed_if_refused(out_dir):
         # the workers of a multi-worker run share --out: only a single process locks it
         out = prepare_output_dir(out_dir, (), overwrite=True, lock=strategy != "multiworker")
-        click.echo(f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
-                   f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
-                   f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}", err=True)
+        announce = (f"training {what} ({model_config.size_vs_paper():.3f} x paper FLOPs/RE, "
+                    f"{model_config.flops_per_slot(scenario.num_subcarriers) / 1e6:.1f} MFLOP per "
+                    f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}")
         card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
                             command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
-                            compile_trainee=compile_trainee, card_extra=card_extra)
+                            compile_trainee=compile_trainee, card_extra=card_extra,
+                            on_start=lambda: click.echo(announce, err=True))
     pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
     click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
                f"wrote {out / 'model.json'}")
