@@ -312,3 +312,11 @@ def test_hostile_input_is_refused_before_any_work(tmp_path, capsys, argv, messag
     assert code == 2 and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written or left behind
+
+
+def test_a_malformed_tf_config_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    code, _, err = run(["train", *TINY_TRAIN, "--strategy", "multiworker", "--out", str(tmp_path / "o")],
+                       capsys)
+    assert code == 2 and "TF_CONFIG" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
