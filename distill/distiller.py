@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import math
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -113,11 +115,7 @@ class Distiller(keras.Model):
         """
         if student_loss_fn is None:
             raise InputError("the Distiller needs a student_loss_fn")
-        if not temperature > 0:
-            raise InputError(f"temperature must be > 0, got {temperature}")
-        if not sobolev_weight >= 0:
-            raise InputError(f"sobolev_weight must be >= 0, got {sobolev_weight}")
-        self._check_alpha(alpha)
+        self.check_loss_weights(alpha, temperature, sobolev_weight)
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
         self.student_loss_fn = student_loss_fn
         self.distillation_loss_fn = (distillation_loss_fn if distillation_loss_fn is not None
@@ -125,6 +123,15 @@ class Distiller(keras.Model):
         self.alpha = float(alpha)
         self.temperature = float(temperature)
         self.sobolev_weight = float(sobolev_weight)
+
+    @classmethod
+    def check_loss_weights(cls, alpha: float, temperature: float, sobolev_weight: float = 0.0) -> None:
+        """Raise `InputError` unless ``compile`` would accept these weights."""
+        if not 0 < temperature < math.inf:
+            raise InputError(f"temperature must be a finite number > 0, got {temperature}")
+        if not 0 <= sobolev_weight < math.inf:
+            raise InputError(f"sobolev_weight must be a finite number >= 0, got {sobolev_weight}")
+        cls._check_alpha(alpha)
 
     @staticmethod
     def _check_alpha(alpha):
@@ -257,8 +264,8 @@ class DeepRxDistiller(Distiller):
 
     @staticmethod
     def _check_alpha(alpha):
-        if not alpha >= 0:
-            raise InputError(f"alpha must be >= 0, got {alpha}")
+        if not 0 <= alpha < math.inf:
+            raise InputError(f"alpha must be a finite number >= 0, got {alpha}")
 
     def distillation_loss(self, y, teacher_logits, student_logits):
         """``distillation_loss_fn(target, z_t, z_s, T)``, times ``T^2`` with ``scale_by_t2``."""

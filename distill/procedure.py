@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
-import math
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
@@ -19,7 +18,6 @@ from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
 from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
 from link_sim import LinkConfig
-from link_sim.errors import InputError
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
@@ -30,9 +28,7 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
     load, it fits the scenario); it is loaded again inside the strategy's
     scope when training starts.
     """
-    for name, value in (("alpha", alpha), ("temperature", temperature), ("sobolev_weight", sobolev_weight)):
-        if not 0 <= value < math.inf or (name == "temperature" and value == 0):
-            raise InputError(f"{name} must be a finite number >= 0 (temperature > 0), got {value}")
+    DeepRxDistiller.check_loss_weights(alpha, temperature, sobolev_weight)  # before any work
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
 
