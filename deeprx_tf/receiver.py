@@ -61,6 +61,17 @@ class DeepRxReceiver(Block):
         interpolated LS estimate, LMMSE-equalized symbols); without it (and
         without a checkpoint), the model takes the published DeepRx's
         ``4 * num_rx_ant + 2`` input channels.
+    input_domain : "freq"
+        As `PUSCHReceiver`'s; DeepRx receives the post-FFT grid, so "time"
+        (or a transmitter with ``output_domain="time"``) is refused.
+    precision : None, "single" or "double"
+        Sionna's precision of the block: the decoder and the LLRs follow it;
+        the features and the network run in float32.
+
+    A model that cannot receive the link's slots (bits per symbol, layers,
+    input width for the receive antennas, an exported model's grid) is
+    refused (`link_sim.errors.InputError`) at construction, or at the first
+    call where only the received grid tells the antenna count.
 
     Input
     -----
@@ -123,7 +134,7 @@ class DeepRxReceiver(Block):
         (positive: bit 1); ``h`` is ignored."""
         num_rx_ant = y.shape[2]
         if num_rx_ant is not None and num_rx_ant != self._link.num_rx_ant:
-            # a plain Sionna transmitter does not know the antennas: checked here, once per shape
+            # a plain Sionna transmitter does not know the antennas: checked on the received grid
             self._check(dataclasses.replace(self._link, num_rx_ant=int(num_rx_ant)))
         logits = self._model(self._layout.features(y, no), training=False)
         return tf.cast(self._layout.grid_to_llr(tf.cast(logits, tf.float32)), self.rdtype)
