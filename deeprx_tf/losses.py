@@ -21,6 +21,24 @@ def split_target(target):
     return target[..., :-1], target[..., -1]
 
 
+def masked_sum(values, target):
+    """Sum of per-bit ``values`` over each slot's data REs and bits.
+
+    Parameters
+    ----------
+    values : [batch, S, F, bits], tf.float32
+    target : [batch, S, F, bits + 1], tf.float32
+        Labels and data mask; only the mask is used.
+
+    Returns
+    -------
+    [batch], tf.float32
+    """
+    _, mask = split_target(target)
+    # [batch, S, F, bits] -> [batch]
+    return tf.reduce_sum(values * mask[..., None], axis=[1, 2, 3])
+
+
 def masked_mean(values, target):
     """Mean of per-bit ``values`` over each slot's data REs and bits.
 
@@ -36,9 +54,9 @@ def masked_mean(values, target):
     [batch], tf.float32
     """
     labels, mask = split_target(target)
-    # [batch, S, F, bits] -> [batch]
-    total = tf.reduce_sum(values * mask[..., None], axis=[1, 2, 3])
-    return total / (tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32))
+    # [batch, S, F] -> [batch]: data REs x bits
+    count = tf.reduce_sum(mask, axis=[1, 2]) * tf.cast(tf.shape(labels)[-1], tf.float32)
+    return masked_sum(values, target) / count
 
 
 @keras.utils.register_keras_serializable("deeprx")

@@ -104,8 +104,9 @@ class KDExperiment:
             self.log(f"training {folder.name}")
             card = distill_deeprx(self._config(width), self.link_config, self.train_config, folder,
                                   teacher=teacher, alpha=alpha, temperature=temperature,
+                                  kd_loss=self.plan.kd_loss, kd_reduction=self.plan.kd_reduction,
                                   strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
-                                verbose=0)
+                                  verbose=0)
         return folder, card
 
     @staticmethod

@@ -17,6 +17,13 @@ from link_sim.montecarlo import DEFAULTS
 PAPER_ALPHA = 5e5
 PAPER_TEMPERATURE = 3.0
 
+#: Distillation losses by name (`distill.losses.KD_LOSSES`): the paper's bit-wise KL of the
+#: softened bit probabilities, and logit matching (squared error of clipped logits).
+KD_LOSS_NAMES = ("bitwise-kl", "logit-mse")
+#: How the distillation loss reduces a slot: the mean over its data REs and bits (like the
+#: student's loss) or their sum.
+KD_REDUCTIONS = ("mean", "sum")
+
 #: The steps of the procedure, in order.
 STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
 
@@ -37,6 +44,8 @@ class KDPlan:
         Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
     alpha, temperature : float
         Step 2's alpha and T.
+    kd_loss, kd_reduction : str
+        The distillation loss of every KD run (`KD_LOSS_NAMES`, `KD_REDUCTIONS`).
     final_sinr_db : tuple of float
         Step 4's SINR grid.
     final_dmrs_symbols : tuple of int
@@ -56,6 +65,8 @@ class KDPlan:
     temperature: float = 3.0
     final_sinr_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
     final_dmrs_symbols: tuple[int, ...] = (1, 2)
+    kd_loss: str = KD_LOSS_NAMES[0]
+    kd_reduction: str = KD_REDUCTIONS[0]
     final_batch_size: int = DEFAULTS.batch_size
     final_max_mc_iter: int = DEFAULTS.max_mc_iter
     target_ber: float = DEFAULTS.target_ber
@@ -75,6 +86,9 @@ class KDPlan:
             raise InputError("widths and temperatures must be positive")
         if min(self.alphas) < 0 or self.alpha < 0:
             raise InputError("alpha must be non-negative")
+        if self.kd_loss not in KD_LOSS_NAMES or self.kd_reduction not in KD_REDUCTIONS:
+            raise InputError(f"kd_loss must be one of {', '.join(KD_LOSS_NAMES)} and kd_reduction one of "
+                             f"{', '.join(KD_REDUCTIONS)}, got {self.kd_loss!r}, {self.kd_reduction!r}")
         if set(self.final_dmrs_symbols) - {1, 2}:
             raise InputError("final_dmrs_symbols must be 1 and/or 2")
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import functools
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
 from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
-from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
+from distill.losses import KD_LOSSES, LOGIT_CLIP
+from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE
 from link_sim import LinkConfig
+from link_sim.errors import InputError
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
-                       temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0):
+                       temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0,
+                       kd_loss: str = KD_LOSS_NAMES[0], kd_reduction: str = KD_REDUCTIONS[0]):
     """``(compile_trainee, card_extra)`` for `train_deeprx`: a `DeepRxDistiller` around the student.
 
     The teacher checkpoint is read and checked now (it exists, its weights
@@ -29,6 +33,10 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
     scope when training starts.
     """
     DeepRxDistiller.check_loss_weights(alpha, temperature, sobolev_weight)  # before any work
+    if kd_loss not in KD_LOSSES or kd_reduction not in KD_REDUCTIONS:
+        raise InputError(f"kd_loss must be one of {', '.join(KD_LOSSES)} and kd_reduction one of "
+                         f"{', '.join(KD_REDUCTIONS)}, got {kd_loss!r}, {kd_reduction!r}")
+    distillation_loss_fn = functools.partial(KD_LOSSES[kd_loss], reduction=kd_reduction)
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
 
@@ -36,6 +44,7 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
         distiller = DeepRxDistiller(student, load_checkpoint(teacher).model)
         distiller.build(student.input_shape)  # BackupAndRestore can only restore a built model
         distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()], alpha=alpha,
+                          distillation_loss_fn=distillation_loss_fn,
                           temperature=temperature, scale_by_t2=scale_by_t2,
                           sobolev_weight=sobolev_weight, jit_compile=jit_compile)
         return distiller
@@ -45,8 +54,11 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
         "teacher_size_vs_paper": teacher_config.size_vs_paper(),
         "teacher_architecture": teacher_config.to_dict(),
         "alpha": alpha, "temperature": temperature, "scale_by_t2": scale_by_t2,
-        "sobolev_weight": sobolev_weight,
-        "loss": "alpha * masked BCE + bitwise KL(sigmoid(z_t/T) || sigmoid(z_s/T))"
+        "sobolev_weight": sobolev_weight, "kd_loss": kd_loss, "kd_reduction": kd_reduction,
+        "loss": "alpha * masked BCE + "
+                + {"bitwise-kl": "bitwise KL(sigmoid(z_t/T) || sigmoid(z_s/T))",
+                   "logit-mse": f"(clip(z_s/T) - clip(z_t/T))^2, clip {LOGIT_CLIP:g}"}[kd_loss]
+                + f" ({kd_reduction} over data REs and bits)"
                 + (" * T^2" if scale_by_t2 else "")
                 + (" + sobolev_weight * MSE of input gradients" if sobolev_weight else ""),
     }}
@@ -55,14 +67,17 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
 
 def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_dir, teacher,
                    alpha: float = PAPER_ALPHA, temperature: float = PAPER_TEMPERATURE,
-                   scale_by_t2: bool = False, sobolev_weight: float = 0.0, **kwargs) -> dict:
+                   scale_by_t2: bool = False, sobolev_weight: float = 0.0,
+                   kd_loss: str = KD_LOSS_NAMES[0], kd_reduction: str = KD_REDUCTIONS[0], **kwargs) -> dict:
     """Train a DeepRx student against a teacher checkpoint; returns the model card.
 
     Parameters are those of `deeprx_tf.training.train_deeprx` plus the
     teacher checkpoint, ``alpha`` and ``temperature`` (paper eq. 2 and its
-    best values 5e5 and 3 as defaults), the ``T^2`` option and the Sobolev weight.
+    best values 5e5 and 3 as defaults), the ``T^2`` option, the Sobolev weight, and the
+    distillation loss (``kd_loss``, `distill.plan.KD_LOSS_NAMES`) with its reduction over a
+    slot (``kd_reduction``, `distill.plan.KD_REDUCTIONS`).
     """
     compile_trainee, card_extra = distillation_hooks(teacher, link_config, alpha, temperature,
-                                                     scale_by_t2, sobolev_weight)
+                                                     scale_by_t2, sobolev_weight, kd_loss, kd_reduction)
     return train_deeprx(student_config, link_config, train_config, out_dir,
                         compile_trainee=compile_trainee, card_extra=card_extra, **kwargs)

@@ -10,7 +10,7 @@ import tf_keras as keras
 from deeprx_tf.cli import main
 from deeprx_tf.losses import masked_bce
 from distill.distiller import DeepRxDistiller, Distiller
-from distill.losses import categorical_kl, masked_bitwise_kl
+from distill.losses import LOGIT_CLIP, categorical_kl, masked_bitwise_kl, masked_logit_mse
 
 BITS = 4
 RNG = np.random.default_rng(0)
@@ -49,6 +49,23 @@ def test_masked_bitwise_kl_matches_numpy():
         got = masked_bitwise_kl(target, zt, zs, T).numpy()
         np.testing.assert_allclose(got, masked_mean(np_bitwise_kl(zt, zs, T), mask), rtol=1e-5)
     assert np.allclose(masked_bitwise_kl(target, zt, zt, 2.0).numpy(), 0.0, atol=1e-6)
+
+
+def test_logit_matching_and_sum_reduction_match_numpy():
+    labels, mask, target = make_target()
+    zt = RNG.normal(0, 15, labels.shape).astype(np.float32)
+    zs = RNG.normal(0, 15, labels.shape).astype(np.float32)
+    count = mask.sum(axis=(1, 2)) * BITS
+    for T in (1.0, 2.0):
+        squared = (np.clip(zs / T, -LOGIT_CLIP, LOGIT_CLIP) - np.clip(zt / T, -LOGIT_CLIP, LOGIT_CLIP)) ** 2
+        np.testing.assert_allclose(masked_logit_mse(target, zt, zs, T).numpy(), masked_mean(squared, mask),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(masked_logit_mse(target, zt, zs, T, reduction="sum").numpy(),
+                                   masked_mean(squared, mask) * count, rtol=1e-5)
+    np.testing.assert_allclose(masked_bitwise_kl(target, zt, zs, 3.0, reduction="sum").numpy(),
+                               masked_mean(np_bitwise_kl(zt, zs, 3.0), mask) * count, rtol=1e-4)
+    with pytest.raises(ValueError, match="reduction"):
+        masked_logit_mse(target, zt, zs, reduction="median")
 
 
 def test_categorical_kl_matches_numpy():
@@ -200,12 +217,14 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     student = tmp_path / "student"
     main(["distill", *TINY, "--teacher", str(teacher), "--student-preset", "x0.0625",
           "--alpha", "10", "--temperature", "2", "--sobolev-weight", "0.1", "--seed", "3",
+          "--kd-loss", "logit-mse", "--kd-reduction", "sum",
           "--prune-sparsity", "0.5", "--prune-schedule", "0,0.5", "--out", str(student)])
     meta = json.loads((student / "model.json").read_text())
     card = meta["card"]
     assert card["complete"] and card["distillation"]["teacher"] == str(teacher)
     assert card["distillation"]["alpha"] == 10 and card["distillation"]["temperature"] == 2
     assert card["runs"][0]["data_seed"] == 3 and card["distillation"]["sobolev_weight"] == 0.1
+    assert card["distillation"]["kd_loss"] == "logit-mse" and card["distillation"]["kd_reduction"] == "sum"
     assert meta["deeprx"]["conv_in_filters"] == 4  # the student, not the teacher, is saved
     # KD combined with magnitude pruning: the saved student is the pruned one
     from deeprx_tf.checkpoint import load_checkpoint

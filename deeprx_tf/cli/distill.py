@@ -9,7 +9,7 @@ import click
 from deeprx_tf.cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
                                   uses_tensorflow)
 from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
-from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
+from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE
 
 
 @click.command()
@@ -28,11 +28,17 @@ from distill.plan import PAPER_ALPHA, PAPER_TEMPERATURE
               help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
 @click.option("--sobolev-weight", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
               help="Also match the teacher's input gradients (Sobolev training) with this weight.")
+@click.option("--kd-loss", type=click.Choice(KD_LOSS_NAMES), default=KD_LOSS_NAMES[0], show_default=True,
+              help="bitwise-kl: KL of the softened bit probabilities (the paper); logit-mse: squared "
+                   "error of the clipped logits (logit matching).")
+@click.option("--kd-reduction", type=click.Choice(KD_REDUCTIONS), default=KD_REDUCTIONS[0],
+              show_default=True,
+              help="The KD loss per slot: mean or sum over its data REs and bits.")
 @INIT_FROM
 @training_options
 @uses_tensorflow
 def distill(teacher, student_preset, student_flops, student_model_config, init_from, alpha,
-            temperature, scale_by_t2, sobolev_weight, **options):
+            temperature, scale_by_t2, sobolev_weight, kd_loss, kd_reduction, **options):
     """Train a small DeepRx student against a teacher checkpoint (knowledge distillation).
 
     Same data, schedule, validation and checkpoints as 'deeprx train'; the
@@ -54,6 +60,7 @@ def distill(teacher, student_preset, student_flops, student_model_config, init_f
 
     compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
                                                      temperature=temperature, scale_by_t2=scale_by_t2,
-                                                     sobolev_weight=sobolev_weight)
+                                                     sobolev_weight=sobolev_weight, kd_loss=kd_loss,
+                                                     kd_reduction=kd_reduction)
     run_training(student_config, scenario, init_from=init_from, compile_trainee=compile_trainee,
                  card_extra=card_extra, what="DeepRx student", **training)

@@ -7,7 +7,7 @@ import click
 from deeprx_tf.cli.common import (FiniteFloatRange, format_list, parse_list, scenario_from_options,
                                   split_scenario, uses_tensorflow)
 from deeprx_tf.cli.train_options import train_config_from_options, training_options
-from distill.plan import STEPS, KDPlan
+from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, STEPS, KDPlan
 
 _PLAN = KDPlan()
 
@@ -27,6 +27,10 @@ _PLAN = KDPlan()
               help="alpha of the teacher_size step.")
 @click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.temperature,
               show_default=True, help="T of the teacher_size and alpha steps.")
+@click.option("--kd-loss", type=click.Choice(KD_LOSS_NAMES), default=_PLAN.kd_loss, show_default=True,
+              help="Distillation loss of every KD run (see deeprx distill --help).")
+@click.option("--kd-reduction", type=click.Choice(KD_REDUCTIONS), default=_PLAN.kd_reduction,
+              show_default=True, help="The KD loss per slot: mean or sum over its data REs and bits.")
 @click.option("--sinr", "sinr_grid", default=format_list(_PLAN.final_sinr_db), show_default=True,
               help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
 @click.option("--final-dmrs", default=format_list(_PLAN.final_dmrs_symbols), show_default=True,
@@ -43,7 +47,8 @@ _PLAN = KDPlan()
 @training_options
 @uses_tensorflow
 def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
-          sinr_grid, final_dmrs, final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
+          kd_loss, kd_reduction, sinr_grid, final_dmrs, final_batch_size, final_max_mc_iter, target_ber,
+          only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
     Every run is a checkpoint under --out/runs, trained with the same
@@ -68,7 +73,8 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
                   teacher_widths=parse_list(teacher_widths, "--teacher-widths"),
                   alphas=parse_list(alphas, "--alphas"),
                   temperatures=parse_list(temperatures, "--temperatures"),
-                  alpha=alpha, temperature=temperature, final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
+                  alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
+                  final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_batch_size=final_batch_size, final_max_mc_iter=final_max_mc_iter,
                   target_ber=target_ber)
