@@ -3,8 +3,9 @@
 The learned receiver (`DeepRxConfig`, `build_deeprx`, `DeepRxReceiver`),
 its training data and training loop (with pruning and quantization-aware
 training), checkpoints, TFLite / Edge TPU export and the `TFLiteReceiver`
-that runs an exported file, and the ``deeprx`` command line. The public names below are imported on first use, so that
-``deeprx --help`` does not wait for TensorFlow.
+that runs an exported file, and the ``deeprx`` command line. The public
+names below are imported on first use, so that ``deeprx --help`` does not
+wait for TensorFlow.
 """
 
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)
