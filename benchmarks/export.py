@@ -242,7 +242,8 @@ def main():
                      for name, c in dense_coded.items()}}
     result = {
         "benchmark": "export",
-        "checkpoint": str(source),
+        # the shipped model by name, not by this machine's install path
+        "checkpoint": str(args.checkpoint) if args.checkpoint else "deeprx_tf/models/default",
         "scenario": link.to_dict(),
         "exports": exports,
         "latency_ms_per_slot_batch1": {k: v * 1e3 for k, v in latency.items()},
