@@ -94,7 +94,8 @@ def test_shipped_checkpoint_same_logits_in_both_formulations():
     assert any(isinstance(l, GroupedDepthwiseConv2D) and l.dilation_rate != (1, 1) for l in ckpt.model.layers)
     keras_model = with_keras_layers(ckpt.model)
     assert not any(isinstance(l, GroupedDepthwiseConv2D) for l in keras_model.layers)
-    features = np.random.default_rng(0).normal(size=(2, 14, 48, 10)).astype(np.float32)
+    channels = ckpt.config.num_input_channels
+    features = np.random.default_rng(0).normal(size=(2, 14, 48, channels)).astype(np.float32)
     a, b = ckpt.model.predict(features, verbose=0), keras_model.predict(features, verbose=0)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.abs(b).max())
 
