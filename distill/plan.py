@@ -10,7 +10,7 @@ import dataclasses
 import math
 
 from link_sim.errors import InputError
-from link_sim.montecarlo import DEFAULTS
+from link_sim.montecarlo import DEFAULT_SINR_GRID_DB, DEFAULTS
 
 #: The paper's best KD weighting and temperature (eq. 2, alpha = 5e5, T = 3): the defaults of
 #: `distill.distill_deeprx` and ``deeprx distill``.
@@ -63,7 +63,7 @@ class KDPlan:
     temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
     alpha: float = 1.0
     temperature: float = 3.0
-    final_sinr_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
+    final_sinr_db: tuple[float, ...] = DEFAULT_SINR_GRID_DB
     final_dmrs_symbols: tuple[int, ...] = (1, 2)
     kd_loss: str = KD_LOSS_NAMES[0]
     kd_reduction: str = KD_REDUCTIONS[0]

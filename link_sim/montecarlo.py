@@ -11,6 +11,8 @@ import dataclasses
 
 from link_sim.errors import InputError
 
+#: The SINR points [dB] a comparison sweeps by default (``deeprx simulate``, the KD plan's final step).
+DEFAULT_SINR_GRID_DB = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)
 #: TensorFlow execution modes of a sweep.
 GRAPH_MODES = ("eager", "graph", "xla")
 

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import click
 
-#: SINR grid of `deeprx simulate` and of the final step of `deeprx sweep`.
-DEFAULT_SINR_GRID = "5:35:5"
+from link_sim.montecarlo import DEFAULT_SINR_GRID_DB
+
+#: `DEFAULT_SINR_GRID_DB` as the START:STOP:STEP text ``deeprx simulate --sinr`` takes.
+DEFAULT_SINR_GRID = (f"{DEFAULT_SINR_GRID_DB[0]:g}:{DEFAULT_SINR_GRID_DB[-1]:g}:"
+                     f"{DEFAULT_SINR_GRID_DB[1] - DEFAULT_SINR_GRID_DB[0]:g}")
 
 
 class FiniteFloatRange(click.FloatRange):
