@@ -24,6 +24,13 @@ KD_LOSS_NAMES = ("bitwise-kl", "logit-mse")
 #: student's loss) or their sum.
 KD_REDUCTIONS = ("mean", "sum")
 
+def check_kd_loss(kd_loss: str, kd_reduction: str) -> None:
+    """Raise `InputError` unless ``kd_loss`` and ``kd_reduction`` name a distillation loss."""
+    if kd_loss not in KD_LOSS_NAMES or kd_reduction not in KD_REDUCTIONS:
+        raise InputError(f"kd_loss must be one of {', '.join(KD_LOSS_NAMES)} and kd_reduction one of "
+                         f"{', '.join(KD_REDUCTIONS)}, got {kd_loss!r}, {kd_reduction!r}")
+
+
 #: The steps of the procedure, in order.
 STEPS = ("student_size", "teacher_size", "alpha", "temperature", "final")
 
@@ -86,9 +93,7 @@ class KDPlan:
             raise InputError("widths and temperatures must be positive")
         if min(self.alphas) < 0 or self.alpha < 0:
             raise InputError("alpha must be non-negative")
-        if self.kd_loss not in KD_LOSS_NAMES or self.kd_reduction not in KD_REDUCTIONS:
-            raise InputError(f"kd_loss must be one of {', '.join(KD_LOSS_NAMES)} and kd_reduction one of "
-                             f"{', '.join(KD_REDUCTIONS)}, got {self.kd_loss!r}, {self.kd_reduction!r}")
+        check_kd_loss(self.kd_loss, self.kd_reduction)
         if set(self.final_dmrs_symbols) - {1, 2}:
             raise InputError("final_dmrs_symbols must be 1 and/or 2")
 

@@ -18,9 +18,8 @@ from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
 from distill.losses import KD_LOSSES, LOGIT_CLIP
-from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE
+from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE, check_kd_loss
 from link_sim import LinkConfig
-from link_sim.errors import InputError
 
 
 def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
@@ -33,9 +32,7 @@ def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: floa
     scope when training starts.
     """
     DeepRxDistiller.check_loss_weights(alpha, temperature, sobolev_weight)  # before any work
-    if kd_loss not in KD_LOSSES or kd_reduction not in KD_REDUCTIONS:
-        raise InputError(f"kd_loss must be one of {', '.join(KD_LOSSES)} and kd_reduction one of "
-                         f"{', '.join(KD_REDUCTIONS)}, got {kd_loss!r}, {kd_reduction!r}")
+    check_kd_loss(kd_loss, kd_reduction)
     distillation_loss_fn = functools.partial(KD_LOSSES[kd_loss], reduction=kd_reduction)
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
