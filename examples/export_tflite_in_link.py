@@ -20,6 +20,7 @@ import deeprx_tf  # noqa: F401  (first: makes tf.keras Keras 2, before TensorFlo
 from deeprx_tf import (DeepRxReceiver, TFLiteReceiver, export_deeprx, load_checkpoint,
                        shipped_checkpoint)
 from link_sim.compare import compare_receivers
+from link_sim.sweep import parse_sinr_grid
 
 
 def main(argv=None) -> dict:
@@ -28,7 +29,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--checkpoint", type=Path, help="DeepRx checkpoint (default: the shipped model)")
     parser.add_argument("--format", default="int8", help="float, int8, int16x8 or edgetpu")
     parser.add_argument("--calibration-slots", type=int, default=128)
-    parser.add_argument("--sinr", default="20,25,30", help="SINR points [dB] of the comparison")
+    parser.add_argument("--sinr", default="20,25,30", help="SINR points [dB]: A,B,C or START:STOP:STEP")
     parser.add_argument("--slots", type=int, default=64, help="slots per SINR point")
     args = parser.parse_args(argv)
 
@@ -42,7 +43,7 @@ def main(argv=None) -> dict:
 
     receivers = {"keras": lambda tx: DeepRxReceiver(tx, checkpoint),
                  f"tflite {args.format}": lambda tx: TFLiteReceiver(tx, args.out)}
-    sinr_db = [float(v) for v in args.sinr.split(",")]
+    sinr_db = parse_sinr_grid(args.sinr)
     result = compare_receivers(checkpoint.link_config, receivers, sinr_db, batch_size=args.slots,
                                max_mc_iter=1)
     for name, entry in result["receivers"].items():

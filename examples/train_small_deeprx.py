@@ -20,6 +20,7 @@ from deeprx_tf import DeepRxConfig, DeepRxReceiver, TrainConfig, load_checkpoint
 from deeprx_tf.train_config import TRAIN_CHANNEL_MODELS
 from link_sim import LinkConfig
 from link_sim.compare import compare_receivers
+from link_sim.sweep import parse_sinr_grid
 
 
 def main(argv=None) -> dict:
@@ -29,7 +30,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--num-prb", type=int, default=4)
     parser.add_argument("--channels", default=",".join(TRAIN_CHANNEL_MODELS), help="training channel models")
-    parser.add_argument("--sinr", default="10,20,30", help="SINR points [dB] of the comparison")
+    parser.add_argument("--sinr", default="10,20,30", help="SINR points [dB]: A,B,C or START:STOP:STEP")
     parser.add_argument("--slots", type=int, default=64, help="slots per SINR point")
     args = parser.parse_args(argv)
 
@@ -43,7 +44,7 @@ def main(argv=None) -> dict:
 
     checkpoint = load_checkpoint(args.out)
     receivers = {"lmmse": "lmmse", "deeprx": lambda tx: DeepRxReceiver(tx, checkpoint)}
-    sinr_db = [float(v) for v in args.sinr.split(",")]
+    sinr_db = parse_sinr_grid(args.sinr)
     report = compare_receivers(scenario, receivers, sinr_db, batch_size=args.slots, max_mc_iter=1)
     for name, entry in report["receivers"].items():
         bers = ", ".join(f"{p['uncoded_ber']:.2e}" for p in entry["points"])
