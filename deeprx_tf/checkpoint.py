@@ -206,5 +206,6 @@ def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig, name: str
     """Raise `InputError` if a model of this architecture cannot receive the scenario's slots
     (`deeprx_tf.compat.check_model_fits`)."""
     check_model_fits(name, LinkShape.of_link_config(link_config),
-                     num_bits_per_symbol=config.num_bits_per_symbol, inputs=config.feature_options(),
-                     num_rx_ant=config.num_rx_ant, num_input_channels=config.num_input_channels)
+                     num_outputs=config.num_outputs, num_layers=config.num_layers,
+                     inputs=config.feature_options(), num_rx_ant=config.num_rx_ant,
+                     num_input_channels=config.num_input_channels)

@@ -29,6 +29,18 @@ PAPER_NUM_SUBCARRIERS, NUM_OFDM_SYMBOLS = 312, 14
 
 DILATION_ORDERS = ("time_frequency", "frequency_time")
 
+#: The fields of a `DeepRxConfig` that a link sets (`link_dimensions`); a `link_sim.LinkConfig`
+#: has the same names.
+LINK_DIMENSIONS = ("num_rx_ant", "num_bits_per_symbol", "num_layers")
+
+
+def link_dimensions(link_config) -> dict[str, int]:
+    """The `LINK_DIMENSIONS` of a `link_sim.LinkConfig`, as `DeepRxConfig` fields."""
+    return {name: getattr(link_config, name) for name in LINK_DIMENSIONS}
+
+#: Most MIMO layers of one PUSCH UE (3GPP TS 38.211, Sec. 6.3.1.3).
+MAX_NUM_LAYERS = 4
+
 #: Interpolations of the least-squares DMRS channel estimate that DeepRx can take
 #: as extra input (`DeepRxConfig.ls_interpolation`): Sionna's nearest-neighbour
 #: and linear ones (`sionna.phy.nr.PUSCHLSChannelEstimator`).
@@ -40,15 +52,17 @@ class DeepRxConfig:
     """Architecture of a fully convolutional DeepRx.
 
     Input ``[batch, num_ofdm_symbols, num_subcarriers, num_input_channels]``:
-    the real and imaginary parts of Y, of the DMRS grid Xp and of the raw LS
-    estimate Y * conj(Xp) (``4 * num_rx_ant + 2`` channels, the published
-    DeepRx's inputs), then, if enabled, ``log10`` of the noise variance
+    the real and imaginary parts of Y, of each layer's DMRS grid Xp and of
+    the raw LS estimate Y * conj(Xp) per receive antenna and layer
+    (``4 * num_rx_ant + 2`` channels with one layer, the published DeepRx's
+    inputs), then, if enabled, ``log10`` of the noise variance
     (``noise_input``) and the real and imaginary parts of the LS channel
     estimate interpolated over the grid (``ls_interpolation``) and the
     LS+LMMSE equalizer's symbol estimates with their noise variance
     (``equalized_input``; see `deeprx_tf.features.GridLayout`). Output one
-    logit per bit per resource element,
-    ``[batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol]``.
+    logit per bit, layer and resource element,
+    ``[batch, num_ofdm_symbols, num_subcarriers, num_layers * num_bits_per_symbol]``
+    (layer-major: the bits of layer 0, then of layer 1, ...).
 
     Parameters
     ----------
@@ -56,6 +70,11 @@ class DeepRxConfig:
         Receive antennas.
     num_bits_per_symbol : int
         Bits per QAM symbol (8 for 256-QAM).
+    num_layers : int
+        MIMO layers of the one UE received, ``1 <= num_layers <=
+        min(num_rx_ant, 4)``; several layers are received jointly, as in
+        DeepRx MIMO (Korpi et al., "DeepRx MIMO: Convolutional MIMO
+        Detection with Learned Multiplicative Transformations", ICC 2021).
     conv_in_filters : int
         Filters of the 3x3 input convolution.
     block_filters : tuple of int
@@ -88,6 +107,7 @@ class DeepRxConfig:
 
     num_rx_ant: int = 2
     num_bits_per_symbol: int = 8
+    num_layers: int = 1
     conv_in_filters: int = 64
     block_filters: tuple[int, ...] = PAPER_BLOCK_FILTERS
     block_dilations: tuple[tuple[int, int], ...] = PAPER_BLOCK_DILATIONS
@@ -111,10 +131,14 @@ class DeepRxConfig:
             raise InputError("block_dilations must be a list of (time, frequency) pairs of integers")
         set_(self, "block_filters", filters)
         set_(self, "block_dilations", dilations)
-        for name in ("num_rx_ant", "num_bits_per_symbol", "conv_in_filters", "depth_multiplier"):
+        for name in ("num_rx_ant", "num_bits_per_symbol", "num_layers", "conv_in_filters",
+                     "depth_multiplier"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if self.num_layers > min(self.num_rx_ant, MAX_NUM_LAYERS):
+            raise InputError(f"num_layers ({self.num_layers}) cannot exceed num_rx_ant ({self.num_rx_ant}) "
+                             f"nor {MAX_NUM_LAYERS} (the layers of one PUSCH UE)")
         if not self.block_filters or min(self.block_filters) < 1:
             raise InputError("block_filters must be a non-empty list of positive integers")
         if len(self.block_dilations) != len(self.block_filters):
@@ -133,10 +157,11 @@ class DeepRxConfig:
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def preset(cls, name: str, num_rx_ant: int = 2, num_bits_per_symbol: int = 8) -> "DeepRxConfig":
+    def preset(cls, name: str, num_rx_ant: int = 2, num_bits_per_symbol: int = 8,
+               num_layers: int = 1) -> "DeepRxConfig":
         """A named architecture: ``"paper"`` (the published DeepRx), or a
         width-scaled one such as ``"x0.25"`` (every filter count times 0.25)."""
-        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
+        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol, num_layers=num_layers)
         if name == "paper":
             return base
         if name.startswith("x"):
@@ -163,7 +188,7 @@ class DeepRxConfig:
     @classmethod
     def for_flops(cls, target_flops_per_slot: float, num_subcarriers: int = PAPER_NUM_SUBCARRIERS,
                   num_ofdm_symbols: int = NUM_OFDM_SYMBOLS, num_rx_ant: int = 2,
-                  num_bits_per_symbol: int = 8) -> "DeepRxConfig":
+                  num_bits_per_symbol: int = 8, num_layers: int = 1) -> "DeepRxConfig":
         """The width-scaled paper architecture whose FLOPs per slot come closest to a target.
 
         Parameters
@@ -172,8 +197,10 @@ class DeepRxConfig:
             FLOPs (2 per multiply-accumulate) of one inference on one slot.
         num_subcarriers, num_ofdm_symbols : int
             The slot grid the target refers to (312 x 14 for the paper).
+        num_rx_ant, num_bits_per_symbol, num_layers : int
+            As the fields of that name.
         """
-        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol)
+        base = cls(num_rx_ant=num_rx_ant, num_bits_per_symbol=num_bits_per_symbol, num_layers=num_layers)
         num_re = num_subcarriers * num_ofdm_symbols
         largest = base.scaled(MAX_WIDTH_MULTIPLIER).flops_per_re() * num_re
         if not 0 < target_flops_per_slot <= largest:
@@ -192,11 +219,18 @@ class DeepRxConfig:
     # --------------------------------------------------------------- properties
     @property
     def num_input_channels(self) -> int:
-        """``4 * num_rx_ant + 2`` (Y, Xp and Y * conj(Xp), real and imaginary), plus 1 with
-        ``noise_input``, ``2 * num_rx_ant`` with ``ls_interpolation`` and 3 with
-        ``equalized_input``."""
-        return (4 * self.num_rx_ant + 2 + int(self.noise_input)
-                + (2 * self.num_rx_ant if self.ls_interpolation else 0) + 3 * int(self.equalized_input))
+        """``2 * num_rx_ant + 2 * num_layers + 2 * num_rx_ant * num_layers`` (Y, Xp of each
+        layer and Y * conj(Xp) per antenna and layer, real and imaginary; ``4 * num_rx_ant + 2``
+        with one layer), plus 1 with ``noise_input``, ``2 * num_rx_ant * num_layers`` with
+        ``ls_interpolation`` and ``3 * num_layers`` with ``equalized_input``."""
+        rx, layers = self.num_rx_ant, self.num_layers
+        return (2 * rx + 2 * layers + 2 * rx * layers + int(self.noise_input)
+                + (2 * rx * layers if self.ls_interpolation else 0) + 3 * layers * int(self.equalized_input))
+
+    @property
+    def num_outputs(self) -> int:
+        """Logits per resource element: ``num_layers * num_bits_per_symbol``."""
+        return self.num_layers * self.num_bits_per_symbol
 
     def feature_options(self) -> dict[str, Any]:
         """The optional inputs, as `deeprx_tf.features.GridLayout` takes them."""
@@ -218,7 +252,7 @@ class DeepRxConfig:
             macs += 9 * c_out * dm + dm * c_out * c_out      # depthwise + pointwise 2
             macs += c_in * c_out if c_in != c_out else 0     # projection shortcut
             c_in = c_out
-        return macs + c_in * self.num_bits_per_symbol        # 1x1 head
+        return macs + c_in * self.num_outputs                # 1x1 head
 
     def flops_per_re(self) -> int:
         """FLOPs per resource element (2 per MAC)."""
@@ -229,9 +263,13 @@ class DeepRxConfig:
         return self.flops_per_re() * num_subcarriers * num_ofdm_symbols
 
     def size_vs_paper(self) -> float:
-        """FLOPs per resource element relative to the paper's DeepRx (same antennas and bits)."""
-        paper = DeepRxConfig(num_rx_ant=self.num_rx_ant, num_bits_per_symbol=self.num_bits_per_symbol)
+        """FLOPs per resource element relative to the paper's DeepRx (same antennas, bits and layers)."""
+        paper = DeepRxConfig(**self.link_dimensions())
         return self.flops_per_re() / paper.flops_per_re()
+
+    def link_dimensions(self) -> dict[str, int]:
+        """What the model takes from its link: receive antennas, bits per symbol and layers."""
+        return {name: getattr(self, name) for name in LINK_DIMENSIONS}
 
     # --------------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:

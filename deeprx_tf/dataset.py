@@ -4,8 +4,9 @@ Each example is ``(features, target)``:
 
 - ``features`` : [num_ofdm_symbols, num_subcarriers, num_input_channels], tf.float32
   (`DeepRxConfig.num_input_channels`: ``4 * num_rx_ant + 2`` for the published inputs)
-- ``target`` : [num_ofdm_symbols, num_subcarriers, num_bits_per_symbol + 1], tf.float32,
-  the coded bits of each data resource element followed by the data mask
+- ``target`` : [num_ofdm_symbols, num_subcarriers, num_layers * num_bits_per_symbol + 1],
+  tf.float32, the coded bits of each data resource element (layer-major, see
+  `deeprx_tf.features.GridLayout`) followed by the data mask
   (1 at data REs, 0 at DMRS and empty REs). Packing the mask into the
   target keeps Keras' ``fit``, its losses, metrics and distribution
   strategies unchanged.
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy import config as sionna_config
 
-from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.config import DeepRxConfig, link_dimensions
 from deeprx_tf.features import GridLayout
 from deeprx_tf.train_config import TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS
 from link_sim import LinkConfig, LinkSimulator
@@ -83,7 +84,8 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     Returns
     -------
     tf.data.Dataset
-        Elements ``(features [batch, S, F, num_input_channels], target [batch, S, F, bits + 1])``.
+        Elements ``(features [batch, S, F, num_input_channels],
+        target [batch, S, F, num_layers * bits + 1])``.
     """
     makers = _makers(config, channel_models, dmrs_symbols, model_config)
     lo, hi = config.sinr_db
@@ -97,8 +99,8 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
             sinr = rng.uniform(lo, hi, size=batch_size).astype(np.float32)
             yield maker(batch_size, sinr)
 
-    bits = layout.num_bits_per_symbol
-    num_channels = (model_config or DeepRxConfig(num_rx_ant=config.num_rx_ant)).num_input_channels
+    bits = layout.num_outputs
+    num_channels = (model_config or DeepRxConfig(**link_dimensions(config))).num_input_channels
     spec = (tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, num_channels],
                           tf.float32),
             tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, bits + 1], tf.float32))

@@ -293,7 +293,7 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                          "(deeprx train --qat); this one has no qat_weights.h5")
     inputs = (model_config or DeepRxConfig()).feature_options()
     check_model_fits("the model", LinkShape.of_link_config(link_config),
-                     num_bits_per_symbol=int(model.output_shape[-1]), inputs=inputs,
+                     num_outputs=int(model.output_shape[-1]), inputs=inputs,
                      num_input_channels=int(model.input_shape[-1]))
     out = Path(out)
     if out.suffix != ".tflite":

@@ -40,6 +40,9 @@ class TFLiteModel:
         The model's optional inputs (`DeepRxConfig.feature_options`), from
         the export's sidecar ``FILE.json`` if there is one; else the
         published DeepRx's.
+    num_layers : int or None
+        MIMO layers of the exported scenario, from the sidecar (`None`
+        without one: the output width alone is checked).
 
     Notes
     -----
@@ -64,10 +67,12 @@ class TFLiteModel:
             except ValueError as err:
                 raise InputError(f"{self.path} is not a valid .tflite model: "
                                  f"{str(err).splitlines()[0]}") from None
-        self.inputs = DeepRxConfig().feature_options()
+        self.inputs, self.num_layers = DeepRxConfig().feature_options(), None
         sidecar = self.path.with_suffix(".json") if self.path is not None else None
         if sidecar is not None and sidecar.is_file():
-            self.inputs = read_json(sidecar, "TFLite sidecar").get("inputs", self.inputs)
+            info = read_json(sidecar, "TFLite sidecar")
+            self.inputs = info.get("inputs", self.inputs)
+            self.num_layers = info.get("link", {}).get("num_layers", 1)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -83,7 +88,7 @@ class TFLiteModel:
 
     @property
     def output_shape(self) -> tuple:
-        """``(None, S, F, num_bits_per_symbol)``."""
+        """``(None, S, F, num_layers * num_bits_per_symbol)``."""
         return (None, *(int(d) for d in self._output["shape"][1:]))
 
     @property
@@ -96,7 +101,8 @@ class TFLiteModel:
         (`deeprx_tf.compat.check_model_fits`: bits, layers, antennas, grid)."""
         _, symbols, subcarriers, channels = self.input_shape
         check_model_fits(str(self.path or "the TFLite model"), link,
-                         num_bits_per_symbol=self.output_shape[-1], inputs=self.inputs,
+                         num_outputs=self.output_shape[-1], num_layers=self.num_layers,
+                         inputs=self.inputs,
                          num_input_channels=channels, grid=(symbols, subcarriers))
 
     def check_fits_scenario(self, link_config) -> None:
@@ -126,7 +132,7 @@ class TFLiteModel:
 
         Returns
         -------
-        [batch, S, F, num_bits_per_symbol], float32
+        [batch, S, F, num_layers * num_bits_per_symbol], float32
         """
         features = np.asarray(features, np.float32)
         if features.shape[1:] != self.input_shape[1:]:
@@ -187,3 +193,6 @@ class TFLiteReceiver(DeepRxReceiver):
         model = tflite if isinstance(tflite, TFLiteModel) else TFLiteModel(tflite, num_threads)
         super().__init__(pusch_transmitter, model, return_tb_crc_status=return_tb_crc_status,
                          config=DeepRxConfig(**model.inputs), precision=precision, **kwargs)
+
+    def _fit_check(self, model, config):
+        return model.check_fits  # the file's grid and the layers of its sidecar

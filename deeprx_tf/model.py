@@ -56,10 +56,12 @@ def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
     tf_keras.Model
         ``features -> logits``.
 
-        features : [batch, num_ofdm_symbols, num_subcarriers, 4 * num_rx_ant + 2], tf.float32
-        logits : [batch, num_ofdm_symbols, num_subcarriers, num_bits_per_symbol], tf.float32
-            One logit per bit per resource element; positive means bit 1
-            (Sionna's LLR sign).
+        features : [batch, num_ofdm_symbols, num_subcarriers, num_input_channels], tf.float32
+            `DeepRxConfig.num_input_channels` (``4 * num_rx_ant + 2`` for
+            the published inputs and one layer).
+        logits : [batch, num_ofdm_symbols, num_subcarriers, num_layers * num_bits_per_symbol], tf.float32
+            One logit per bit, layer and resource element (layer-major);
+            positive means bit 1 (Sionna's LLR sign).
     """
     inputs = keras.Input((num_ofdm_symbols, num_subcarriers, config.num_input_channels),
                          name="features")
@@ -68,5 +70,5 @@ def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
         x = _residual_block(x, index, filters, _dilation(config, dilation), config.depth_multiplier)
     x = keras.layers.BatchNormalization(name="head/bn")(x)
     x = keras.layers.ReLU(name="head/relu")(x)
-    logits = keras.layers.Conv2D(config.num_bits_per_symbol, 1, name="head/logits")(x)
+    logits = keras.layers.Conv2D(config.num_outputs, 1, name="head/logits")(x)
     return keras.Model(inputs, logits, name=name)

@@ -47,10 +47,11 @@ class DeepRxReceiver(Block):
     Parameters
     ----------
     pusch_transmitter : sionna.phy.nr.PUSCHTransmitter
-        The link's transmitter (one UE, one layer).
+        The link's transmitter: one UE with one to four layers (several UEs,
+        multi-user MIMO, are refused).
     model : tf_keras.Model or Checkpoint
         A DeepRx model (`build_deeprx`) whose output has one logit per bit
-        of the link's modulation, or a loaded checkpoint
+        of the link's modulation and layer, or a loaded checkpoint
         (`deeprx_tf.load_checkpoint`), which brings its ``config`` and
         warns (`UserWarning`) when the link has a DMRS count, MCS or channel
         model it never trained on.
@@ -85,7 +86,8 @@ class DeepRxReceiver(Block):
     Output
     ------
     b_hat : [batch_size, 1, tb_size], tf.float32
-        Decoded information bits.
+        Decoded information bits (one transport block over all layers, as
+        Sionna's `PUSCHReceiver`).
     tb_crc_status : [batch_size, 1], tf.bool
         Only with ``return_tb_crc_status=True``.
     """
@@ -101,23 +103,29 @@ class DeepRxReceiver(Block):
             _warn_if_unfamiliar(model, pusch_transmitter)
             model, config = model.model, model.config
         self._inputs = (config or DeepRxConfig()).feature_options()
+        # one UE (a multi-user transmitter is refused here in one line), its layers and DMRS ports
+        self._layout = GridLayout(pusch_transmitter, **self._inputs)
         link_config = getattr(pusch_transmitter, "link_config", None)  # a link_sim.LinkTransmitter's
         self._link = LinkShape(
             num_bits_per_symbol=int(pusch_transmitter._num_bits_per_symbol),  # as Sionna's receiver
-            num_layers=int(pusch_transmitter._num_tx * pusch_transmitter._num_layers),
+            num_layers=self._layout.num_layers,
             num_rx_ant=link_config.num_rx_ant if link_config is not None else None,
             grid=(int(pusch_transmitter.resource_grid.num_ofdm_symbols),
                   int(pusch_transmitter.resource_grid.fft_size)))
-        fixed_grid = tuple(model.input_shape[1:3])
-        self._check = functools.partial(
-            check_model_fits, "the DeepRx model", num_bits_per_symbol=int(model.output_shape[-1]),
-            inputs=self._inputs, num_input_channels=int(model.input_shape[-1]),
-            grid=fixed_grid if None not in fixed_grid else None)
+        self._check = self._fit_check(model, config)
         self._check(self._link)  # the receive antennas too where the transmitter knows them
-        self._layout = GridLayout(pusch_transmitter, **self._inputs)
         self._model = model
         self._return_tb_crc_status = return_tb_crc_status
         self._tb_decoder = TBDecoder(tb_encoder_of(pusch_transmitter), precision=precision)
+
+    def _fit_check(self, model, config):
+        """``check(link: LinkShape)``: raises `InputError` unless ``model`` receives the link."""
+        fixed_grid = tuple(model.input_shape[1:3])
+        return functools.partial(
+            check_model_fits, "the DeepRx model", num_outputs=int(model.output_shape[-1]),
+            num_layers=config.num_layers if config is not None else None,
+            inputs=self._inputs, num_input_channels=int(model.input_shape[-1]),
+            grid=fixed_grid if None not in fixed_grid else None)
 
     @property
     def model(self):
@@ -131,7 +139,7 @@ class DeepRxReceiver(Block):
 
     def compute_llr(self, y, no=None, h=None):
         """Coded-bit LLRs ``[batch_size, 1, num_coded_bits]`` in the block's precision
-        (positive: bit 1); ``h`` is ignored."""
+        (positive: bit 1), in the order of Sionna's `LayerDemapper` output; ``h`` is ignored."""
         num_rx_ant = y.shape[2]
         if num_rx_ant is not None and num_rx_ant != self._link.num_rx_ant:
             # a plain Sionna transmitter does not know the antennas: checked on the received grid

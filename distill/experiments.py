@@ -26,7 +26,7 @@ import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.config import DeepRxConfig, link_dimensions
 from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
 from distill.procedure import distill_deeprx
@@ -70,8 +70,7 @@ class KDExperiment:
 
     # --------------------------------------------------------------------- runs
     def _config(self, width: float) -> DeepRxConfig:
-        return DeepRxConfig.preset(_width_name(width), num_rx_ant=self.link_config.num_rx_ant,
-                                   num_bits_per_symbol=self.link_config.num_bits_per_symbol)
+        return DeepRxConfig.preset(_width_name(width), **link_dimensions(self.link_config))
 
     def _finished(self, folder: Path) -> dict | None:
         meta = folder / "model.json"

@@ -22,6 +22,8 @@ _PAPER_NUM_PRB = 26
                    "for --preset, as in the paper).")
 @click.option("--num-rx-ant", type=click.IntRange(min=1), default=2, show_default=True,
               help="Receive antennas of a --preset model.")
+@click.option("--num-layers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="MIMO layers of a --preset model (as many transmit antennas).")
 @click.option("--processors", "processors_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Extra processors (JSON or CSV); an entry replaces a built-in one of the same name.")
 @click.option("--lifecycle-processor", default="Coral Edge TPU", show_default=True,
@@ -47,7 +49,7 @@ _PAPER_NUM_PRB = 26
               default=Path("results/profile"), show_default=True, help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
 @uses_tensorflow
-def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_processor,
+def profile(checkpoint, preset, num_prb, num_rx_ant, num_layers, processors_path, lifecycle_processor,
             inference_energy, train_energy_per_step, train_steps, rate, measure, measure_inferences,
             measure_steps, idle_windows, out_dir, overwrite):
     """FLOPs per slot, energy per processor and block, training vs inference energy.
@@ -80,18 +82,18 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
         link = loaded.link_config.replace(num_prb=num_prb) if num_prb else loaded.link_config
         about = {"checkpoint": str(checkpoint)}
     else:
-        from deeprx_tf.config import DeepRxConfig
+        from deeprx_tf.config import DeepRxConfig, link_dimensions
         from deeprx_tf.model import build_deeprx
 
-        link = LinkConfig(num_prb=num_prb or _PAPER_NUM_PRB, num_rx_ant=num_rx_ant)
-        config = DeepRxConfig.preset(preset, num_rx_ant=num_rx_ant,
-                                     num_bits_per_symbol=link.num_bits_per_symbol)
+        link = LinkConfig(num_prb=num_prb or _PAPER_NUM_PRB, num_rx_ant=num_rx_ant, num_tx_ant=num_layers,
+                          num_layers=num_layers)
+        config = DeepRxConfig.preset(preset, **link_dimensions(link))
         model = build_deeprx(config)
         about = {"preset": preset}
     out = prepare_output_dir(out_dir, PROFILE_OUTPUTS, overwrite)  # the last check: it creates --out
     input_shape = (14, link.num_subcarriers, config.num_input_channels)
     about.update(num_subcarriers=link.num_subcarriers, num_ofdm_symbols=14,
-                 num_rx_ant=config.num_rx_ant, size_vs_paper=config.size_vs_paper(),
+                 num_rx_ant=config.num_rx_ant, num_layers=config.num_layers, size_vs_paper=config.size_vs_paper(),
                  parameters=int(model.count_params()))
 
     def measure_energy_now():
@@ -109,7 +111,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, processors_path, lifecycle_
 
         trainee = build_deeprx(config)
         trainee.compile(keras.optimizers.Adam(1e-3), loss=masked_bce)
-        batch = LinkBatchMaker(link)(16, [20.0] * 16)
+        batch = LinkBatchMaker(link, config)(16, [20.0] * 16)
         results["training_step"] = measure_energy(training_workload(trainee, batch, measure_steps),
                                                   measure_steps, idle_windows=idle_windows)
         return results

@@ -94,7 +94,7 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
     With none of them, the --init-from checkpoint's architecture, else the x0.25 preset.
     ``names`` are the three options' names in the calling command (for its errors).
     """
-    from deeprx_tf.config import DeepRxConfig
+    from deeprx_tf.config import DeepRxConfig, link_dimensions
 
     chosen = [name for name, value in zip(names, (preset, model_config_path, flops)) if value is not None]
     if len(chosen) > 1:
@@ -105,7 +105,7 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
         init_config = read_checkpoint_config(init_from)
         if not chosen:
             return init_config
-    kw = {"num_rx_ant": scenario.num_rx_ant, "num_bits_per_symbol": scenario.num_bits_per_symbol}
+    kw = link_dimensions(scenario)
     if model_config_path is not None:
         config = DeepRxConfig.from_json(model_config_path)
     elif flops is not None:
