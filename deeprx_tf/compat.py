@@ -92,7 +92,7 @@ def check_model_fits(model: str, link: LinkShape, *, num_outputs: int, num_layer
         if num_input_channels is not None and num_input_channels != expected:
             raise InputError(f"{model} takes {num_input_channels} input channels, the link's "
                              f"{link.num_rx_ant} receive antennas and {layers} layer(s) give {expected} "
-                             f"with its inputs ({_describe(inputs)}): use a model trained for this "
+                             f"with its inputs ({describe_inputs(inputs)}): use a model trained for this "
                              "antenna count, and give a model with optional inputs with its configuration")
     if grid is not None and link.grid is not None and tuple(grid) != tuple(link.grid):
         raise InputError(f"{model} was exported for a {grid[0]} x {grid[1]} grid, the link has "
@@ -100,6 +100,7 @@ def check_model_fits(model: str, link: LinkShape, *, num_outputs: int, num_layer
                          "this scenario")
 
 
-def _describe(inputs: dict | None) -> str:
+def describe_inputs(inputs: dict | None) -> str:
+    """A model's inputs in words, from `DeepRxConfig.feature_options` (`None`: the published ones)."""
     chosen = [name for name, value in (inputs or {}).items() if value]
     return "the published DeepRx's" if not chosen else "the published ones plus " + ", ".join(chosen)

@@ -288,6 +288,8 @@ class DeepRxConfig:
         write_json(path, self.to_dict())
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "DeepRxConfig":
-        """Read an architecture written by `to_json` (or by hand)."""
-        return cls.from_dict(read_json(path, "DeepRx config"))
+    def from_json(cls, path: str | Path, defaults: dict[str, Any] | None = None) -> "DeepRxConfig":
+        """Read an architecture written by `to_json` (or by hand); the fields the file
+        omits take their value from ``defaults`` (such as a link's `link_dimensions`),
+        else the field's default."""
+        return cls.from_dict({**(defaults or {}), **read_json(path, "DeepRx config")})

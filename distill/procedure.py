@@ -14,28 +14,36 @@ import functools
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
+from deeprx_tf.compat import describe_inputs
+from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
 from distill.losses import KD_LOSSES, LOGIT_CLIP
 from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE, check_kd_loss
 from link_sim import LinkConfig
+from link_sim.errors import InputError
 
 
-def distillation_hooks(teacher: str | Path, link_config: LinkConfig, alpha: float,
-                       temperature: float, scale_by_t2: bool = False, sobolev_weight: float = 0.0,
-                       kd_loss: str = KD_LOSS_NAMES[0], kd_reduction: str = KD_REDUCTIONS[0]):
+def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_config: LinkConfig,
+                       alpha: float, temperature: float, scale_by_t2: bool = False,
+                       sobolev_weight: float = 0.0, kd_loss: str = KD_LOSS_NAMES[0],
+                       kd_reduction: str = KD_REDUCTIONS[0]):
     """``(compile_trainee, card_extra)`` for `train_deeprx`: a `DeepRxDistiller` around the student.
 
     The teacher checkpoint is read and checked now (it exists, its weights
-    load, it fits the scenario); it is loaded again inside the strategy's
-    scope when training starts.
+    load, it fits the scenario, it reads the student's input features); it
+    is loaded again inside the strategy's scope when training starts.
     """
     DeepRxDistiller.check_loss_weights(alpha, temperature, sobolev_weight)  # before any work
     check_kd_loss(kd_loss, kd_reduction)
     distillation_loss_fn = functools.partial(KD_LOSSES[kd_loss], reduction=kd_reduction)
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
     check_fits_scenario(teacher_config, link_config)
+    if teacher_config.feature_options() != student_config.feature_options():
+        raise InputError(f"the teacher reads {describe_inputs(teacher_config.feature_options())} inputs, "
+                         f"the student {describe_inputs(student_config.feature_options())}: both see "
+                         "the same batches, so give the student the teacher's inputs")
 
     def compile_trainee(student, optimizer, jit_compile):
         distiller = DeepRxDistiller(student, load_checkpoint(teacher).model)
@@ -74,7 +82,7 @@ def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_di
     distillation loss (``kd_loss``, `distill.plan.KD_LOSS_NAMES`) with its reduction over a
     slot (``kd_reduction``, `distill.plan.KD_REDUCTIONS`).
     """
-    compile_trainee, card_extra = distillation_hooks(teacher, link_config, alpha, temperature,
+    compile_trainee, card_extra = distillation_hooks(teacher, student_config, link_config, alpha, temperature,
                                                      scale_by_t2, sobolev_weight, kd_loss, kd_reduction)
     return train_deeprx(student_config, link_config, train_config, out_dir,
                         compile_trainee=compile_trainee, card_extra=card_extra, **kwargs)

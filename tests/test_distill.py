@@ -244,8 +244,12 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     np.testing.assert_allclose(load_checkpoint(qad).model.get_layer("conv_in").kernel.numpy(),
                                load_checkpoint(teacher).model.get_layer("conv_in").kernel.numpy(),
                                atol=1e-6)
-    # bad input: no student size; a teacher that does not exist; an --init-from of another size
+    # bad input: no student size; a teacher that does not exist; an --init-from of another size;
+    # a student reading other input features than the teacher
+    (tmp_path / "eq.json").write_text('{"equalized_input": true}')
     for argv, message in [
+        (["distill", *TINY, "--teacher", str(teacher), "--student-model-config", str(tmp_path / "eq.json"),
+          "--out", str(tmp_path / "d")], "the teacher reads the published DeepRx's inputs"),
         (["distill", *TINY, "--teacher", str(teacher), "--out", str(tmp_path / "a")], "student's size"),
         (["distill", *TINY, "--teacher", str(tmp_path / "none"), "--student-preset", "x0.0625",
           "--out", str(tmp_path / "b")], "does not exist"),

@@ -121,19 +121,30 @@ def test_layer_counts_are_checked_in_one_line(two_layers, tiny_config):
 
 
 @pytest.mark.slow
-def test_two_layer_train_then_simulate_cli(tmp_path, two_layers):
+def test_two_layer_train_distill_export_simulate_cli(tmp_path):
+    """The whole package on two layers: an architecture file without the link's fields takes
+    the scenario's; a preset student takes the teacher's inputs; int8 export; the link."""
     scenario = ["--num-prb", "1", "--speed", "0,3", "--num-tx-ant", "2", "--num-rx-ant", "2",
                 "--num-layers", "2"]
-    ckpt = tmp_path / "ck"
-    main(["train", *scenario, "--preset", "x0.0625", "--steps", "2", "--steps-per-epoch", "2",
-          "--warmup-steps", "1", "--batch-size", "2", "--validation-slots", "2", "--validation-sinr", "20",
-          "--channels", "TDL-C", "--dmrs-symbols", "1", "--out", str(ckpt)])
+    tiny_run = ["--steps", "2", "--steps-per-epoch", "2", "--warmup-steps", "1", "--batch-size", "2",
+                "--validation-slots", "2", "--validation-sinr", "20", "--channels", "TDL-C",
+                "--dmrs-symbols", "1"]
+    architecture = {k: v for k, v in dataclasses.replace(TINY, equalized_input=True).to_dict().items()
+                    if k not in ("num_rx_ant", "num_bits_per_symbol", "num_layers")}
+    (tmp_path / "eq.json").write_text(json.dumps(architecture))
+    ckpt, student = tmp_path / "ck", tmp_path / "student"
+    main(["train", *scenario, *tiny_run, "--model-config", str(tmp_path / "eq.json"), "--out", str(ckpt)])
     assert json.loads((ckpt / "model.json").read_text())["deeprx"]["num_layers"] == 2
+    main(["distill", *scenario, *tiny_run, "--teacher", str(ckpt), "--student-preset", "x0.03125",
+          "--out", str(student)])
+    meta = json.loads((student / "model.json").read_text())["deeprx"]
+    assert meta["num_layers"] == 2 and meta["equalized_input"] and meta["conv_in_filters"] == 2
+    main(["export", "--checkpoint", str(student), "--format", "int8", "--out", str(tmp_path / "s.tflite")])
     main(["simulate", *scenario, "--batch-size", "2", "--max-mc-iter", "1", "--sinr", "20",
           "--receiver", "lmmse", "--receiver", "perfect-csi", "--receiver", f"deeprx:{ckpt}",
-          "--out", str(tmp_path / "sim")])
+          "--receiver", f"tflite:{tmp_path / 's.tflite'}", "--out", str(tmp_path / "sim")])
     report = json.loads((tmp_path / "sim" / "results.json").read_text())
-    assert set(report["receivers"]) == {"lmmse", "perfect-csi", f"deeprx:{ckpt}"}
+    assert len(report["receivers"]) == 4
 
 
 def test_single_layer_checkpoint_refused_on_a_two_layer_link_cli(tmp_path, capsys):

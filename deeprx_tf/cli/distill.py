@@ -15,11 +15,12 @@ from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPER
 @click.command()
 @click.option("--teacher", type=click.Path(path_type=Path), required=True,
               help="Checkpoint of the teacher DeepRx.")
-@click.option("--student-preset", help="Student architecture: a width multiplier like 'x0.125'.")
+@click.option("--student-preset",
+              help="Student architecture: a width multiplier like 'x0.125', with the teacher's inputs.")
 @click.option("--student-flops", type=FiniteFloatRange(min=0, min_open=True),
               help="Or the student's FLOPs per slot of this scenario's grid.")
 @click.option("--student-model-config", type=click.Path(dir_okay=False, path_type=Path),
-              help="Or the student architecture as DeepRxConfig JSON.")
+              help="Or the student architecture as DeepRxConfig JSON (omitted link fields: the scenario's).")
 @click.option("--alpha", type=FiniteFloatRange(min=0), default=PAPER_ALPHA, show_default=True,
               help="Weight of the student's own loss: L = alpha * BCE + KL (paper eq. 2).")
 @click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=PAPER_TEMPERATURE,
@@ -56,9 +57,17 @@ def distill(teacher, student_preset, student_flops, student_model_config, init_f
     student_config = model_config_from_options(
         student_preset, student_model_config, student_flops, scenario, init_from,
         names=("--student-preset", "--student-model-config", "--student-flops"))
+    if student_preset is not None or student_flops is not None:
+        import dataclasses
+
+        from deeprx_tf.checkpoint import read_checkpoint_config
+
+        # a preset names the width; the student reads the batches the teacher reads
+        student_config = dataclasses.replace(student_config,
+                                             **read_checkpoint_config(teacher).feature_options())
     from distill.procedure import distillation_hooks
 
-    compile_trainee, card_extra = distillation_hooks(teacher, scenario, alpha=alpha,
+    compile_trainee, card_extra = distillation_hooks(teacher, student_config, scenario, alpha=alpha,
                                                      temperature=temperature, scale_by_t2=scale_by_t2,
                                                      sobolev_weight=sobolev_weight, kd_loss=kd_loss,
                                                      kd_reduction=kd_reduction)

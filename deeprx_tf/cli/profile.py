@@ -122,7 +122,9 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, num_layers, processors_path
                            measure=measure_energy_now if measure else None, about=about)
     flops = result["flops"]
     click.echo(f"{flops['total_flops'] / 1e9:.3f} GFLOP per inference ({flops['macs'] / 1e9:.3f} GMAC in "
-               f"convolutions) on a 14 x {link.num_subcarriers} grid; profiler and analytic counts "
+               f"convolutions) on a 14 x {link.num_subcarriers} grid"
+               + (f" of {config.num_layers} layers (all received at once)" if config.num_layers > 1 else "")
+               + "; profiler and analytic counts "
                + ("agree on every conv layer" if not flops["analytic_mismatches"]
                   else f"DIFFER on {', '.join(flops['analytic_mismatches'])}"))
     top = sorted(flops["by_block"].items(), key=lambda kv: -kv[1])[:3]

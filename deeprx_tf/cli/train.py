@@ -14,7 +14,7 @@ from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, ru
 @click.command()
 @click.option("--preset", help="Architecture: 'paper' or a width multiplier like 'x0.25' (default).")
 @click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Architecture as DeepRxConfig JSON.")
+              help="Architecture as DeepRxConfig JSON (antennas, bits and layers it omits: the scenario's).")
 @click.option("--flops", type=FiniteFloatRange(min=0, min_open=True),
               help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
 @INIT_FROM

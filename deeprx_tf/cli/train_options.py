@@ -107,7 +107,7 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
             return init_config
     kw = link_dimensions(scenario)
     if model_config_path is not None:
-        config = DeepRxConfig.from_json(model_config_path)
+        config = DeepRxConfig.from_json(model_config_path, defaults=kw)  # the scenario's where omitted
     elif flops is not None:
         config = DeepRxConfig.for_flops(flops, num_subcarriers=scenario.num_subcarriers, **kw)
     else:
