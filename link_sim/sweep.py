@@ -40,6 +40,8 @@ class SweepPoint:
     bits: int = 0
     block_errors: int = 0
     blocks: int = 0
+    #: uncoded bit errors of each batch, in order (for confidence intervals, `link_sim.confidence`)
+    uncoded_bit_errors_per_batch: list[int] = dataclasses.field(default_factory=list)
 
     @property
     def uncoded_ber(self) -> float:
@@ -61,6 +63,7 @@ class SweepPoint:
         self.iterations += 1
         for key in _COUNT_KEYS:
             setattr(self, key, getattr(self, key) + int(counts[key]))
+        self.uncoded_bit_errors_per_batch.append(int(counts["uncoded_bit_errors"]))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
