@@ -8,14 +8,18 @@
    distilled from the best teacher over an alpha grid, then over a T grid
    at the best alpha.
 4. ``final`` (Fig. 6): BER vs SINR of the KD student (best teacher, alpha,
-   T), the same student from scratch, the teacher and LS+LMMSE, with 1 and
-   2 DMRS symbols; SINR gain at the target BER and Geometric Mean BER.
+   T) and the same student from scratch, each trained with several seeds,
+   the teacher and LS+LMMSE, with 1 and 2 DMRS symbols, all on the same
+   Monte Carlo batches: confidence bands, the SINR gain of KD at a BER
+   both students reach with its interval (`link_sim.confidence`), and
+   Geometric Mean BER.
 
 Every training run is a checkpoint folder under ``out/runs`` named by what
 defines it (``scratch_x0.125``, ``kd_x0.125_from_x0.5_a1_T3``); a finished
 one is reused, an interrupted one resumes, so a stopped sweep continues
 where it was and steps share runs. All runs use the same `TrainConfig`
-(data seed, steps, schedule): a KD and a scratch student differ by the
+(data seed, steps, schedule), but for step 4's extra seeds (runs named
+``..._seed<k>``): a KD and a scratch student of one seed differ by the
 teacher alone. Each step writes ``<step>.json`` and ``<step>.png``.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
 from distill.procedure import distill_deeprx
 from link_sim import LinkConfig
+from link_sim.confidence import SeedCurves, common_ber_level, sinr_gain_interval
 from link_sim.errors import InputError
 from link_sim.results import read_json, write_atomic, write_json
 
@@ -80,28 +86,37 @@ class KDExperiment:
                 return card
         return None
 
-    def scratch(self, width: float) -> tuple[Path, dict]:
-        """The checkpoint of a DeepRx of ``width`` trained from scratch (reused if finished)."""
-        folder = self.out / "runs" / f"scratch_{_width_name(width)}"
+    def _run_name(self, stem: str, seed: int | None) -> str:
+        """Runs of the training options' seed keep the plain name; others end in ``_seed<k>``."""
+        return stem if seed is None or seed == self.train_config.seed else f"{stem}_seed{seed}"
+
+    def _train_config(self, seed: int | None):
+        return self.train_config if seed is None else dataclasses.replace(self.train_config, seed=seed)
+
+    def scratch(self, width: float, seed: int | None = None) -> tuple[Path, dict]:
+        """The checkpoint of a DeepRx of ``width`` trained from scratch (reused if finished),
+        with the training options' seed or ``seed``."""
+        folder = self.out / "runs" / self._run_name(f"scratch_{_width_name(width)}", seed)
         card = self._finished(folder)
         if card is None:
             self.log(f"training {folder.name}")
-            card = train_deeprx(self._config(width), self.link_config, self.train_config, folder,
+            card = train_deeprx(self._config(width), self.link_config, self._train_config(seed), folder,
                                 strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
                                 verbose=0)
         return folder, card
 
     def distilled(self, width: float, teacher_width: float, alpha: float,
-                  temperature: float) -> tuple[Path, dict]:
+                  temperature: float, seed: int | None = None) -> tuple[Path, dict]:
         """The checkpoint of a student of ``width`` distilled from the scratch teacher of
-        ``teacher_width`` with ``alpha`` and ``temperature`` (reused if finished)."""
+        ``teacher_width`` with ``alpha`` and ``temperature`` (reused if finished), with the
+        training options' seed or ``seed`` (the teacher is always the options' seed's)."""
         teacher, _ = self.scratch(teacher_width)
-        folder = self.out / "runs" / (f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}"
-                                      f"_a{alpha:g}_T{temperature:g}")
+        folder = self.out / "runs" / self._run_name(
+            f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}_a{alpha:g}_T{temperature:g}", seed)
         card = self._finished(folder)
         if card is None:
             self.log(f"training {folder.name}")
-            card = distill_deeprx(self._config(width), self.link_config, self.train_config, folder,
+            card = distill_deeprx(self._config(width), self.link_config, self._train_config(seed), folder,
                                   teacher=teacher, alpha=alpha, temperature=temperature,
                                   kd_loss=self.plan.kd_loss, kd_reduction=self.plan.kd_reduction,
                                   strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
@@ -158,35 +173,54 @@ class KDExperiment:
                            "temperature", {f"alpha = {alpha:g}": rows}, "temperature T")
 
     def final(self) -> dict:
-        """Step 4 (Fig. 6): BER vs SINR of KD student, scratch student, teacher and LS+LMMSE."""
+        """Step 4 (Fig. 6): BER vs SINR of the KD and the scratch student over several seeds,
+        with confidence bands and the SINR gain with its interval; teacher and LS+LMMSE."""
         from deeprx_tf.checkpoint import load_checkpoint
         from deeprx_tf.receiver import DeepRxReceiver
         from link_sim.compare import compare_receivers
+        from link_sim.plots import plot_ber_intervals
 
         p, teacher_width = self.plan, self.best_teacher_width()
         alpha = self._result("alpha", self.alpha)["best_alpha"]
         temperature = self._result("temperature", self.temperature)["best_temperature"]
-        runs = {"scratch student": self.scratch(p.student_width)[0],
-                "KD student": self.distilled(p.student_width, teacher_width, alpha, temperature)[0],
-                "teacher": self.scratch(teacher_width)[0]}
-        loaded = {name: load_checkpoint(folder) for name, folder in runs.items()}
-        receivers = {name: (lambda tx, c=ckpt: DeepRxReceiver(tx, c.model, config=c.config))
-                     for name, ckpt in loaded.items()}
-        receivers["lmmse"] = "lmmse"
-        result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature,
-                  "runs": {name: folder.name for name, folder in runs.items()}, "dmrs": {}}
+        seeds = [self.train_config.seed + k for k in range(p.final_num_seeds)]
+        arms = {"scratch student": [self.scratch(p.student_width, s)[0] for s in seeds],
+                "KD student": [self.distilled(p.student_width, teacher_width, alpha, temperature, s)[0]
+                               for s in seeds],
+                "teacher": [self.scratch(teacher_width)[0]]}
+        receivers = {}
+        for arm, folders in arms.items():
+            for folder in folders:
+                checkpoint = load_checkpoint(folder)
+                receivers[f"{arm} | {folder.name}"] = (
+                    lambda tx, c=checkpoint: DeepRxReceiver(tx, c.model, config=c.config))
+        receivers["LS+LMMSE"] = "lmmse"
+        groups = {**{arm: [f"{arm} | {f.name}" for f in folders] for arm, folders in arms.items()},
+                  "LS+LMMSE": ["LS+LMMSE"]}
+        result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature, "seeds": seeds,
+                  "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()}, "dmrs": {}}
         for dmrs in p.final_dmrs_symbols:
             self.log(f"final comparison with {dmrs} DMRS symbol(s)")
-            (self.out / f"final_dmrs{dmrs}").mkdir(exist_ok=True)
+            folder = self.out / f"final_dmrs{dmrs}"
+            folder.mkdir(exist_ok=True)
+            # every model on the same batches at every point: no block-error target, no early stop
             report = compare_receivers(self.link_config.replace(num_dmrs_symbols=dmrs), receivers,
                                        p.final_sinr_db, batch_size=p.final_batch_size,
-                                       max_mc_iter=p.final_max_mc_iter, target_ber=p.target_ber,
-                                       seed=self.train_config.seed, out_dir=self.out / f"final_dmrs{dmrs}")
+                                       max_mc_iter=p.final_max_mc_iter, num_target_block_errors=None,
+                                       early_stop=False, target_ber=p.target_ber,
+                                       seed=self.train_config.seed, out_dir=folder)
+            curves = {name: SeedCurves.from_sweeps(name, [report["receivers"][r] for r in members])
+                      for name, members in groups.items()}
+            students = [curves["scratch student"], curves["KD student"]]
+            level = p.target_ber if common_ber_level(students, [p.target_ber]) else common_ber_level(students)
+            gain = (sinr_gain_interval(*students, level, seed=self.train_config.seed).to_dict()
+                    if level is not None else None)
+            plot_ber_intervals([c.to_dict() for c in curves.values()], folder / "fig6.png",
+                               title=f"{dmrs} DMRS symbol(s)")
             result["dmrs"][str(dmrs)] = {
-                name: {"geometric_mean_ber": entry["geometric_mean_ber"],
-                       "sinr_db_at_target_ber": entry["sinr_db_at_target_ber"],
-                       "gain_db_vs_scratch_student": entry.get("gain_db_vs_scratch student")}
-                for name, entry in report["receivers"].items()}
+                "curves": {name: {**c.to_dict(), "geometric_mean_ber": _mean_gmber(report, groups[name])}
+                           for name, c in curves.items()},
+                "ber_level": level, "kd_gain_over_scratch": gain}
         result["target_ber"] = p.target_ber
         write_json(self.out / "final.json", result)
         return result
@@ -208,6 +242,12 @@ class KDExperiment:
         write_json(self.out / f"{step}.json", result)
         _plot_gmber(self.out / f"{step}.png", x_key, series, xlabel, logx, hline)
         return result
+
+
+def _mean_gmber(report: dict, members: list[str]) -> float | None:
+    """Mean over a group's runs of their Geometric Mean BER (`None` if one has none)."""
+    values = [report["receivers"][name]["geometric_mean_ber"] for name in members]
+    return None if None in values else sum(values) / len(values)
 
 
 def _plot_gmber(path: Path, x_key: str, series: dict[str, list[dict]], xlabel: str, logx: bool,

@@ -57,10 +57,18 @@ class KDPlan:
         Step 4's SINR grid.
     final_dmrs_symbols : tuple of int
         Step 4's pilot counts (the paper: 1 and 2).
+    final_num_seeds : int
+        Step 4 trains each student arm (KD and scratch) with this many
+        seeds: the training options' seed (the runs of steps 1-3) and the
+        next ones; the KD and the scratch student of one seed train on the
+        same data.
     final_batch_size, final_max_mc_iter : int
-        Step 4's Monte Carlo budget per SINR point.
+        Step 4's Monte Carlo budget per SINR point: every model sees the same
+        ``final_max_mc_iter`` batches at every point (no early stop), so
+        `link_sim.confidence` can tell seed from Monte Carlo variance.
     target_ber : float
-        Where step 4 reads SINR gains.
+        Where step 4 reads SINR gains (else the lowest of
+        `link_sim.confidence.BER_LEVELS` both students reach).
     """
 
     student_widths: tuple[float, ...] = (0.0625, 0.125, 0.25)
@@ -74,6 +82,7 @@ class KDPlan:
     final_dmrs_symbols: tuple[int, ...] = (1, 2)
     kd_loss: str = KD_LOSS_NAMES[0]
     kd_reduction: str = KD_REDUCTIONS[0]
+    final_num_seeds: int = 3
     final_batch_size: int = DEFAULTS.batch_size
     final_max_mc_iter: int = DEFAULTS.max_mc_iter
     target_ber: float = DEFAULTS.target_ber
@@ -96,6 +105,10 @@ class KDPlan:
         check_kd_loss(self.kd_loss, self.kd_reduction)
         if set(self.final_dmrs_symbols) - {1, 2}:
             raise InputError("final_dmrs_symbols must be 1 and/or 2")
+        for name in ("final_num_seeds", "final_batch_size", "final_max_mc_iter"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

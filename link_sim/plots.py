@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -40,6 +41,38 @@ def plot_ber(results: Sequence[SweepResult], path: str | Path, title: str = "") 
     axes[0].legend()
     if title:
         fig.suptitle(title)
+    out = write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return out
+
+
+def plot_ber_intervals(curves: Sequence[dict], path: str | Path, title: str = "") -> Path:
+    """Uncoded BER versus SINR with a confidence band per curve (log axis).
+
+    Parameters
+    ----------
+    curves : sequence of dict
+        `link_sim.confidence.SeedCurves.to_dict()` of each curve: ``name``,
+        ``num_seeds``, ``sinr_db``, ``uncoded_ber``, ``ci_low``, ``ci_high``,
+        ``level``.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
+    for curve in curves:
+        sinr = np.asarray(curve["sinr_db"], float)
+        ber = np.asarray(curve["uncoded_ber"], float)
+        low, high = (np.array([np.nan if v is None else v for v in curve[k]], float)
+                     for k in ("ci_low", "ci_high"))
+        keep = ber > 0
+        seeds = f" ({curve['num_seeds']} seeds)" if curve["num_seeds"] > 1 else ""
+        line, = ax.semilogy(sinr[keep], ber[keep], marker="o", label=curve["name"] + seeds)
+        band = keep & np.isfinite(low) & np.isfinite(high)
+        ax.fill_between(sinr[band], low[band], high[band], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel("SINR [dB]")
+    ax.set_ylabel(f"Uncoded BER ({curves[0]['level']:.0%} confidence bands)" if curves else "Uncoded BER")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
     out = write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return out

@@ -35,27 +35,30 @@ _PLAN = KDPlan()
               help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
 @click.option("--final-dmrs", default=format_list(_PLAN.final_dmrs_symbols), show_default=True,
               help="Step final: DMRS symbol counts.")
+@click.option("--final-seeds", type=click.IntRange(min=1), default=_PLAN.final_num_seeds, show_default=True,
+              help="Step final: training seeds per student arm (--seed and the next ones).")
 @click.option("--final-batch-size", type=click.IntRange(min=1), default=_PLAN.final_batch_size,
               show_default=True)
 @click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=_PLAN.final_max_mc_iter,
-              show_default=True)
+              show_default=True, help="Step final: batches per SINR point, the same for every model.")
 @click.option("--target-ber", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               default=_PLAN.target_ber, show_default=True,
-              help="Step final: BER at which SINR gains are read.")
+              help="Step final: BER at which the KD gain is read (else the lowest level both students reach).")
 @click.option("--step", "only_steps", multiple=True, type=click.Choice(STEPS),
               help="Run only these steps (repeat; default: all, in order).")
 @training_options
 @uses_tensorflow
 def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
-          kd_loss, kd_reduction, sinr_grid, final_dmrs, final_batch_size, final_max_mc_iter, target_ber,
-          only_steps, **options):
+          kd_loss, kd_reduction, sinr_grid, final_dmrs, final_seeds, final_batch_size, final_max_mc_iter,
+          target_ber, only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
     Every run is a checkpoint under --out/runs, trained with the same
     options (so KD and scratch students differ by the teacher alone) and
     reused when finished: run the same command again to resume. Each step
     writes STEP.json and STEP.png into --out; the final step also
-    final_dmrsN/ (results.json, ber.png, ber.csv).
+    final_dmrsN/ (results.json, ber.png, ber.csv, and fig6.png with
+    confidence bands over the seeds and Monte Carlo batches).
     """
     from link_sim.sweep import parse_sinr_grid
 
@@ -76,18 +79,21 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
                   alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
                   final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
-                  final_batch_size=final_batch_size, final_max_mc_iter=final_max_mc_iter,
-                  target_ber=target_ber)
+                  final_num_seeds=final_seeds, final_batch_size=final_batch_size,
+                  final_max_mc_iter=final_max_mc_iter, target_ber=target_ber)
     experiment = KDExperiment(plan, scenario, train_config, out_dir, strategy=strategy,
                               log=lambda message: click.echo(message, err=True))
     results = experiment.run(only_steps or STEPS)
     for step, result in results.items():
         if step == "final":
-            for dmrs, entries in result["dmrs"].items():
-                line = ", ".join(f"{name} {e['geometric_mean_ber']:.3f}" for name, e in entries.items())
-                gain = entries["KD student"]["gain_db_vs_scratch_student"]
-                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain at BER "
-                           f"{target_ber:g}: " + (f"{gain:.2f} dB" if gain is not None else "not reached"))
+            for dmrs, entry in result["dmrs"].items():
+                line = ", ".join(f"{name} {c['geometric_mean_ber']:.3f}" for name, c in entry["curves"].items()
+                                 if c["geometric_mean_ber"] is not None)
+                gain = entry["kd_gain_over_scratch"]
+                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain " + (
+                    f"at BER {gain['target_ber']:g}: {gain['gain_db']:.2f} dB "
+                    f"({gain['level']:.0%} interval {gain['low_db']:.2f} to {gain['high_db']:.2f} dB)"
+                    if gain is not None else "not measurable (the students reach no common BER level)"))
         else:
             best = min(result["rows"], key=lambda r: r["val_gmber"])
             click.echo(f"{step}: best {best['run']} (validation Geometric Mean BER {best['val_gmber']:.3f})")
