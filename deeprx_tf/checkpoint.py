@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.shipped import resolve_checkpoint, shipped_models
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
 from link_sim.errors import InputError, MissingInputError
@@ -142,14 +143,16 @@ def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_confi
 
 
 def _checkpoint_files(path: str | Path) -> tuple[Path, Path]:
-    """``(model.json, weights.h5)`` of a checkpoint folder (or of its ``model.json``)."""
-    path = Path(path)
+    """``(model.json, weights.h5)`` of a checkpoint folder (or of its ``model.json``), or of the
+    shipped model of that name (`deeprx_tf.shipped.resolve_checkpoint`)."""
+    path = resolve_checkpoint(path)
     folder = path.parent if path.name == MODEL_JSON else path
     meta_path, weights_path = folder / MODEL_JSON, folder / WEIGHTS
     for p in (meta_path, weights_path):
         if not p.is_file():
             raise MissingInputError(f"checkpoint file {p} does not exist (a checkpoint is a folder "
-                                    f"with {MODEL_JSON} and {WEIGHTS})")
+                                    f"with {MODEL_JSON} and {WEIGHTS}, or the name of a shipped model: "
+                                    f"{', '.join(shipped_models())})")
     return meta_path, weights_path
 
 
@@ -169,7 +172,7 @@ def read_checkpoint_config(path: str | Path) -> DeepRxConfig:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Load a checkpoint folder (or its ``model.json``).
+    """Load a checkpoint folder (or its ``model.json``), or a shipped model by name (``"default"``).
 
     Raises
     ------

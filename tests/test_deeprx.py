@@ -23,7 +23,7 @@ from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
 from deeprx_tf.train_config import TrainConfig
 from deeprx_tf.training import WarmupLinearDecay, train_deeprx
-from link_sim import LinkSimulator, LinkTransmitter
+from link_sim import LinkConfig, LinkSimulator, LinkTransmitter
 from link_sim.transmitter import make_pusch_config
 from link_sim.sweep import run_sweep
 
@@ -368,3 +368,17 @@ def test_checkpoint_warns_where_it_never_trained(tiny_config, tmp_path):
     # a hand-made checkpoint does not say where it trained: no domain, no warning
     save_checkpoint(tmp_path / "bare", build_deeprx(TINY), TINY, trained_on, {})
     assert load_checkpoint(tmp_path / "bare").training_domain is None
+
+
+def test_shipped_models_load_by_name_and_a_local_folder_wins(tmp_path, monkeypatch):
+    from deeprx_tf.checkpoint import read_checkpoint_config
+    from deeprx_tf.shipped import resolve_checkpoint, shipped_models
+
+    assert "default" in shipped_models()
+    monkeypatch.chdir(tmp_path)
+    assert resolve_checkpoint("default") == shipped_checkpoint()
+    assert read_checkpoint_config("default") == read_checkpoint_config(shipped_checkpoint())
+    save_checkpoint(tmp_path / "default", build_deeprx(TINY), TINY, LinkConfig(num_prb=1))
+    assert read_checkpoint_config("default") == TINY  # ./default, not the shipped one
+    with pytest.raises(FileNotFoundError, match="name of a shipped model: .*default"):
+        read_checkpoint_config("no_such_model")

@@ -14,7 +14,7 @@ from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPER
 
 @click.command()
 @click.option("--teacher", type=click.Path(path_type=Path), required=True,
-              help="Checkpoint of the teacher DeepRx.")
+              help="Checkpoint of the teacher DeepRx: a folder or a shipped model's name ('default').")
 @click.option("--student-preset",
               help="Student architecture: a width multiplier like 'x0.125', with the teacher's inputs.")
 @click.option("--student-flops", type=FiniteFloatRange(min=0, min_open=True),

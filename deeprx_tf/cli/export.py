@@ -13,7 +13,7 @@ from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EX
 
 @click.command()
 @click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="DeepRx checkpoint folder (default: the shipped model).")
+              help="DeepRx checkpoint folder or shipped model name (default: 'default').")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=EXPORT_FORMATS[1],
               show_default=True,
               help="float: float32; int8: full-integer int8 (int8 input and output); int16x8: int16 "

@@ -15,7 +15,8 @@ _PAPER_NUM_PRB = 26
 
 
 @click.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), help="DeepRx checkpoint folder to profile.")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="DeepRx checkpoint folder (or shipped model name) to profile.")
 @click.option("--preset", help="Or an architecture: 'paper' or a width multiplier like 'x0.25'.")
 @click.option("--num-prb", type=click.IntRange(min=1),
               help="Grid width in PRBs (default: the checkpoint's scenario; 26 = 312 subcarriers "

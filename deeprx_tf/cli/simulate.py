@@ -68,10 +68,10 @@ def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
 @click.option("--receiver", "receivers", multiple=True, default=("lmmse", "perfect-csi", "deeprx"),
               show_default=True,
               help="Receiver to compare (repeat): lmmse, perfect-csi, deeprx (the shipped model "
-                   "or --checkpoint), deeprx:CHECKPOINT (any number of them), tflite:FILE (an "
-                   "exported model run with LiteRT; any number of them).")
+                   "or --checkpoint), deeprx:CHECKPOINT (a folder or a shipped model's name; any "
+                   "number of them), tflite:FILE (an exported model run with LiteRT; any number of them).")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="DeepRx checkpoint folder for --receiver deeprx (default: the shipped model).")
+              help="DeepRx checkpoint folder or shipped model name for --receiver deeprx (default: 'default').")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True,
               help="Slots per Monte Carlo batch.")
 @click.option("--max-mc-iter", type=click.IntRange(min=1), default=DEFAULTS.max_mc_iter, show_default=True,

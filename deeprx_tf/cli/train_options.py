@@ -18,7 +18,8 @@ _DEFAULTS = TrainConfig()
 
 #: `train` and `distill`: fine-tune a checkpoint
 INIT_FROM = click.option("--init-from", type=click.Path(path_type=Path),
-                         help="Start from this checkpoint's weights (fine-tuning); its architecture "
+                         help="Start from this checkpoint's weights (a folder or a shipped model's name; "
+                              "fine-tuning); its architecture "
                               "is used unless an architecture option is given (it must match).")
 
 _TRAINING_OPTIONS = [
