@@ -5,8 +5,10 @@
 2. ``teacher_size`` (Fig. 4): the fixed student distilled from teachers of
    several widths (each teacher a scratch run of step 1's kind).
 3. ``alpha`` (Table III) and ``temperature`` (Fig. 5): the student
-   distilled from the best teacher over an alpha grid, then over a T grid
-   at the best alpha.
+   distilled from the best teacher over an alpha grid (for each KD
+   reduction asked for: the paper's alphas balance a KD term summed over a
+   slot's REs and bits, not averaged), then over a T grid at the best
+   alpha and reduction.
 4. ``final`` (Fig. 6): BER vs SINR of the KD student (best teacher, alpha,
    T) and the same student from scratch, each trained with several seeds,
    the teacher and LS+LMMSE, with 1 and 2 DMRS symbols, all on the same
@@ -106,19 +108,22 @@ class KDExperiment:
         return folder, card
 
     def distilled(self, width: float, teacher_width: float, alpha: float,
-                  temperature: float, seed: int | None = None) -> tuple[Path, dict]:
+                  temperature: float, seed: int | None = None,
+                  reduction: str | None = None) -> tuple[Path, dict]:
         """The checkpoint of a student of ``width`` distilled from the scratch teacher of
         ``teacher_width`` with ``alpha`` and ``temperature`` (reused if finished), with the
-        training options' seed or ``seed`` (the teacher is always the options' seed's)."""
+        training options' seed or ``seed`` (the teacher is always the options' seed's), and
+        the plan's KD reduction or ``reduction`` (a run name ends in ``_sum`` for a sum)."""
         teacher, _ = self.scratch(teacher_width)
-        folder = self.out / "runs" / self._run_name(
-            f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}_a{alpha:g}_T{temperature:g}", seed)
+        reduction = reduction or self.plan.kd_reduction
+        stem = f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}_a{alpha:g}_T{temperature:g}"
+        folder = self.out / "runs" / self._run_name(stem + ("_sum" if reduction == "sum" else ""), seed)
         card = self._finished(folder)
         if card is None:
             self.log(f"training {folder.name}")
             card = distill_deeprx(self._config(width), self.link_config, self._train_config(seed), folder,
                                   teacher=teacher, alpha=alpha, temperature=temperature,
-                                  kd_loss=self.plan.kd_loss, kd_reduction=self.plan.kd_reduction,
+                                  kd_loss=self.plan.kd_loss, kd_reduction=reduction,
                                   strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
                                   verbose=0)
         return folder, card
@@ -152,25 +157,35 @@ class KDExperiment:
         return self._result("teacher_size", self.teacher_size)["best_teacher_width"]
 
     def alpha(self) -> dict:
-        """Step 3a (Table III): the alpha grid at the plan's T, from the best teacher."""
+        """Step 3a (Table III): the alpha grid at the plan's T, from the best teacher, once per
+        KD reduction of ``alpha_reductions``; the best (alpha, reduction) goes on."""
         p, teacher = self.plan, self.best_teacher_width()
-        rows = [self._entry(*self.distilled(p.student_width, teacher, a, p.temperature), alpha=a)
-                for a in p.alphas]
+        rows = [self._entry(*self.distilled(p.student_width, teacher, a, p.temperature, reduction=r),
+                            alpha=a, kd_reduction=r)
+                for r in p.alpha_reductions for a in p.alphas]
         best = min(rows, key=lambda r: r["val_gmber"])
+        series = {f"T = {p.temperature:g}, KD {r}": [row for row in rows if row["kd_reduction"] == r]
+                  for r in p.alpha_reductions}
         return self._write("alpha", {"teacher_width": teacher, "temperature": p.temperature, "rows": rows,
-                                     "best_alpha": best["alpha"]},
-                           "alpha", {f"T = {p.temperature:g}": rows}, "alpha", logx=True)
+                                     "best_alpha": best["alpha"], "best_kd_reduction": best["kd_reduction"]},
+                           "alpha", series, "alpha", logx=True)
+
+    def _best_alpha(self) -> tuple[float, str]:
+        """Step 3a's best alpha and its KD reduction."""
+        result = self._result("alpha", self.alpha)
+        return result["best_alpha"], result.get("best_kd_reduction", self.plan.kd_reduction)
 
     def temperature(self) -> dict:
-        """Step 3b (Fig. 5): the T grid at the best alpha, from the best teacher."""
+        """Step 3b (Fig. 5): the T grid at the best alpha (and its reduction), from the best teacher."""
         p, teacher = self.plan, self.best_teacher_width()
-        alpha = self._result("alpha", self.alpha)["best_alpha"]
-        rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t), temperature=t)
+        alpha, reduction = self._best_alpha()
+        rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t, reduction=reduction),
+                            temperature=t)
                 for t in p.temperatures]
         best = min(rows, key=lambda r: r["val_gmber"])
-        return self._write("temperature", {"teacher_width": teacher, "alpha": alpha, "rows": rows,
-                                           "best_temperature": best["temperature"]},
-                           "temperature", {f"alpha = {alpha:g}": rows}, "temperature T")
+        return self._write("temperature", {"teacher_width": teacher, "alpha": alpha, "kd_reduction": reduction,
+                                           "rows": rows, "best_temperature": best["temperature"]},
+                           "temperature", {f"alpha = {alpha:g}, KD {reduction}": rows}, "temperature T")
 
     def final(self) -> dict:
         """Step 4 (Fig. 6): BER vs SINR of the KD and the scratch student over several seeds,
@@ -181,12 +196,12 @@ class KDExperiment:
         from link_sim.plots import plot_ber_intervals
 
         p, teacher_width = self.plan, self.best_teacher_width()
-        alpha = self._result("alpha", self.alpha)["best_alpha"]
+        alpha, reduction = self._best_alpha()
         temperature = self._result("temperature", self.temperature)["best_temperature"]
         seeds = [self.train_config.seed + k for k in range(p.final_num_seeds)]
         arms = {"scratch student": [self.scratch(p.student_width, s)[0] for s in seeds],
-                "KD student": [self.distilled(p.student_width, teacher_width, alpha, temperature, s)[0]
-                               for s in seeds],
+                "KD student": [self.distilled(p.student_width, teacher_width, alpha, temperature, s,
+                                              reduction)[0] for s in seeds],
                 "teacher": [self.scratch(teacher_width)[0]]}
         receivers = {}
         for arm, folders in arms.items():
@@ -197,7 +212,8 @@ class KDExperiment:
         receivers["LS+LMMSE"] = "lmmse"
         groups = {**{arm: [f"{arm} | {f.name}" for f in folders] for arm, folders in arms.items()},
                   "LS+LMMSE": ["LS+LMMSE"]}
-        result = {"teacher_width": teacher_width, "alpha": alpha, "temperature": temperature, "seeds": seeds,
+        result = {"teacher_width": teacher_width, "alpha": alpha, "kd_reduction": reduction,
+                  "temperature": temperature, "seeds": seeds,
                   "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()}, "dmrs": {}}
         for dmrs in p.final_dmrs_symbols:
             self.log(f"final comparison with {dmrs} DMRS symbol(s)")

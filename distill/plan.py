@@ -53,6 +53,9 @@ class KDPlan:
         Step 2's alpha and T.
     kd_loss, kd_reduction : str
         The distillation loss of every KD run (`KD_LOSS_NAMES`, `KD_REDUCTIONS`).
+    alpha_reductions : tuple of str
+        Step 3a runs its alpha grid with each of these KD reductions (default:
+        ``kd_reduction`` alone); steps 3b and 4 use the best one.
     final_sinr_db : tuple of float
         Step 4's SINR grid.
     final_dmrs_symbols : tuple of int
@@ -82,6 +85,7 @@ class KDPlan:
     final_dmrs_symbols: tuple[int, ...] = (1, 2)
     kd_loss: str = KD_LOSS_NAMES[0]
     kd_reduction: str = KD_REDUCTIONS[0]
+    alpha_reductions: tuple[str, ...] = ()
     final_num_seeds: int = 3
     final_batch_size: int = DEFAULTS.batch_size
     final_max_mc_iter: int = DEFAULTS.max_mc_iter
@@ -103,6 +107,10 @@ class KDPlan:
         if min(self.alphas) < 0 or self.alpha < 0:
             raise InputError("alpha must be non-negative")
         check_kd_loss(self.kd_loss, self.kd_reduction)
+        reductions = tuple(dict.fromkeys(self.alpha_reductions)) or (self.kd_reduction,)
+        for reduction in reductions:
+            check_kd_loss(self.kd_loss, reduction)
+        object.__setattr__(self, "alpha_reductions", reductions)
         if set(self.final_dmrs_symbols) - {1, 2}:
             raise InputError("final_dmrs_symbols must be 1 and/or 2")
         for name in ("final_num_seeds", "final_batch_size", "final_max_mc_iter"):

@@ -31,6 +31,8 @@ _PLAN = KDPlan()
               help="Distillation loss of every KD run (see deeprx distill --help).")
 @click.option("--kd-reduction", type=click.Choice(KD_REDUCTIONS), default=_PLAN.kd_reduction,
               show_default=True, help="The KD loss per slot: mean or sum over its data REs and bits.")
+@click.option("--alpha-reductions", help="Step alpha (Table III): run the alpha grid with each of these KD "
+                                          "reductions, e.g. 'mean,sum' (default: --kd-reduction).")
 @click.option("--sinr", "sinr_grid", default=format_list(_PLAN.final_sinr_db), show_default=True,
               help="Step final (Fig. 6): SINR grid [dB], START:STOP:STEP or A,B,C.")
 @click.option("--final-dmrs", default=format_list(_PLAN.final_dmrs_symbols), show_default=True,
@@ -49,8 +51,8 @@ _PLAN = KDPlan()
 @training_options
 @uses_tensorflow
 def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
-          kd_loss, kd_reduction, sinr_grid, final_dmrs, final_seeds, final_batch_size, final_max_mc_iter,
-          target_ber, only_steps, **options):
+          kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds, final_batch_size,
+          final_max_mc_iter, target_ber, only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
     Every run is a checkpoint under --out/runs, trained with the same
@@ -77,6 +79,8 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
                   alphas=parse_list(alphas, "--alphas"),
                   temperatures=parse_list(temperatures, "--temperatures"),
                   alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
+                  alpha_reductions=parse_list(alpha_reductions, "--alpha-reductions", str.strip)
+                  if alpha_reductions else (),
                   final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_num_seeds=final_seeds, final_batch_size=final_batch_size,
