@@ -3,7 +3,8 @@
 1. ``student_size`` (Fig. 3): students of several widths trained from
    scratch; validation Geometric Mean BER against size.
 2. ``teacher_size`` (Fig. 4): the fixed student distilled from teachers of
-   several widths (each teacher a scratch run of step 1's kind).
+   several widths (each teacher a scratch run of step 1's kind) and from
+   trained teachers given as checkpoints (such as the shipped model).
 3. ``alpha`` (Table III) and ``temperature`` (Fig. 5): the student
    distilled from the best teacher over an alpha grid (for each KD
    reduction asked for: the paper's alphas balance a KD term summed over a
@@ -33,7 +34,10 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from deeprx_tf.checkpoint import check_fits_scenario, read_checkpoint_config
+from deeprx_tf.compat import describe_inputs
 from deeprx_tf.config import DeepRxConfig, link_dimensions
+from deeprx_tf.shipped import resolve_checkpoint
 from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
 from distill.procedure import distill_deeprx
@@ -44,6 +48,11 @@ from link_sim.results import read_json, write_atomic, write_json
 
 def _width_name(width: float) -> str:
     return f"x{width:g}"
+
+
+def _teacher_name(teacher: float | str) -> str:
+    """A teacher in run names: its width, or its checkpoint folder's name."""
+    return Path(str(resolve_checkpoint(teacher))).name if isinstance(teacher, str) else _width_name(teacher)
 
 
 class KDExperiment:
@@ -61,24 +70,50 @@ class KDExperiment:
         ``tf.distribute`` strategy of every run (see `train_deeprx`).
     log : callable, optional
         ``log(message)`` for progress.
+    base_config : DeepRxConfig, optional
+        The architecture whose widths the runs scale (its inputs are every
+        run's); the paper's DeepRx if `None`. Its antennas, bits and layers
+        are the scenario's.
+
+    Teachers of ``plan.teacher_checkpoints`` are checked before any run
+    trains: they exist, fit the scenario and read the runs' inputs.
     """
 
     def __init__(self, plan: KDPlan, link_config: LinkConfig, train_config: TrainConfig,
-                 out_dir: str | Path, strategy: str | None = None, log: Callable[[str], None] = print):
+                 out_dir: str | Path, strategy: str | None = None, log: Callable[[str], None] = print,
+                 base_config: DeepRxConfig | None = None):
         self.plan, self.link_config, self.train_config = plan, link_config, train_config
+        self.base_config = dataclasses.replace(base_config or DeepRxConfig(), **link_dimensions(link_config))
+        for teacher in plan.teacher_checkpoints:
+            config = read_checkpoint_config(teacher)
+            check_fits_scenario(config, link_config, name=f"the teacher {teacher}")
+            if config.feature_options() != self.base_config.feature_options():
+                raise InputError(f"the teacher {teacher} reads {describe_inputs(config.feature_options())} "
+                                 f"inputs, the runs {describe_inputs(self.base_config.feature_options())}: "
+                                 "give the sweep a --model-config with the teacher's inputs")
         self.out = Path(out_dir)
         self.strategy, self.log = strategy, log
         self.out.mkdir(parents=True, exist_ok=True)
-        settings = {"plan": plan.to_dict(), "link": link_config.to_dict(), "train": train_config.to_dict()}
+        settings = {"plan": plan.to_dict(), "link": link_config.to_dict(), "train": train_config.to_dict(),
+                    "architecture": self.base_config.to_dict()}
         saved = self.out / "experiment.json"
         if saved.is_file() and read_json(saved, "experiment") != settings:
-            raise InputError(f"{saved} describes another experiment (plan, scenario or training "
-                             "options differ); use another --out folder")
+            raise InputError(f"{saved} describes another experiment (plan, scenario, architecture or "
+                             "training options differ); use another --out folder")
         write_json(saved, settings)
 
     # --------------------------------------------------------------------- runs
     def _config(self, width: float) -> DeepRxConfig:
-        return DeepRxConfig.preset(_width_name(width), **link_dimensions(self.link_config))
+        return self.base_config.scaled(width)
+
+    def _teacher_folder(self, teacher: float | str) -> Path:
+        """A trained teacher's checkpoint: a scratch run of that width, or the given checkpoint."""
+        return resolve_checkpoint(teacher) if isinstance(teacher, str) else self.scratch(teacher)[0]
+
+    def _teacher_size(self, teacher: float | str) -> float:
+        """A teacher's FLOPs per RE relative to the paper's DeepRx."""
+        config = read_checkpoint_config(teacher) if isinstance(teacher, str) else self._config(teacher)
+        return config.size_vs_paper()
 
     def _finished(self, folder: Path) -> dict | None:
         meta = folder / "model.json"
@@ -107,16 +142,18 @@ class KDExperiment:
                                 verbose=0)
         return folder, card
 
-    def distilled(self, width: float, teacher_width: float, alpha: float,
+    def distilled(self, width: float, teacher: float | str, alpha: float,
                   temperature: float, seed: int | None = None,
                   reduction: str | None = None) -> tuple[Path, dict]:
-        """The checkpoint of a student of ``width`` distilled from the scratch teacher of
-        ``teacher_width`` with ``alpha`` and ``temperature`` (reused if finished), with the
-        training options' seed or ``seed`` (the teacher is always the options' seed's), and
-        the plan's KD reduction or ``reduction`` (a run name ends in ``_sum`` for a sum)."""
-        teacher, _ = self.scratch(teacher_width)
+        """The checkpoint of a student of ``width`` distilled from ``teacher`` (the scratch run
+        of that width, or a checkpoint) with ``alpha`` and ``temperature`` (reused if finished),
+        with the training options' seed or ``seed`` (a scratch teacher is always the options'
+        seed's), and the plan's KD reduction or ``reduction`` (a run name ends in ``_sum`` for
+        a sum)."""
+        teacher_name = _teacher_name(teacher)
+        teacher = self._teacher_folder(teacher)
         reduction = reduction or self.plan.kd_reduction
-        stem = f"kd_{_width_name(width)}_from_{_width_name(teacher_width)}_a{alpha:g}_T{temperature:g}"
+        stem = f"kd_{_width_name(width)}_from_{teacher_name}_a{alpha:g}_T{temperature:g}"
         folder = self.out / "runs" / self._run_name(stem + ("_sum" if reduction == "sum" else ""), seed)
         card = self._finished(folder)
         if card is None:
@@ -144,29 +181,30 @@ class KDExperiment:
         """Step 2 (Fig. 4): the fixed student distilled from each teacher size."""
         p = self.plan
         rows = [self._entry(*self.distilled(p.student_width, t, p.alpha, p.temperature),
-                            teacher_width=t, teacher_size_vs_paper=self._config(t).size_vs_paper())
-                for t in p.teacher_widths]
+                            teacher=t, teacher_size_vs_paper=self._teacher_size(t))
+                for t in (*p.teacher_widths, *p.teacher_checkpoints)]
         scratch = self._entry(*self.scratch(p.student_width), width=p.student_width)
         best = min(rows, key=lambda r: r["val_gmber"])
         return self._write("teacher_size", {"rows": rows, "scratch_student": scratch,
-                                            "best_teacher_width": best["teacher_width"]},
+                                            "best_teacher": best["teacher"]},
                            "teacher_size_vs_paper", {"KD student": rows},
                            "teacher size (x paper DeepRx FLOPs per RE)", hline=("scratch student", scratch))
 
-    def best_teacher_width(self) -> float:
-        return self._result("teacher_size", self.teacher_size)["best_teacher_width"]
+    def best_teacher(self) -> float | str:
+        """Step 2's best teacher: a width (a scratch run) or a checkpoint."""
+        return self._result("teacher_size", self.teacher_size)["best_teacher"]
 
     def alpha(self) -> dict:
         """Step 3a (Table III): the alpha grid at the plan's T, from the best teacher, once per
         KD reduction of ``alpha_reductions``; the best (alpha, reduction) goes on."""
-        p, teacher = self.plan, self.best_teacher_width()
+        p, teacher = self.plan, self.best_teacher()
         rows = [self._entry(*self.distilled(p.student_width, teacher, a, p.temperature, reduction=r),
                             alpha=a, kd_reduction=r)
                 for r in p.alpha_reductions for a in p.alphas]
         best = min(rows, key=lambda r: r["val_gmber"])
         series = {f"T = {p.temperature:g}, KD {r}": [row for row in rows if row["kd_reduction"] == r]
                   for r in p.alpha_reductions}
-        return self._write("alpha", {"teacher_width": teacher, "temperature": p.temperature, "rows": rows,
+        return self._write("alpha", {"teacher": teacher, "temperature": p.temperature, "rows": rows,
                                      "best_alpha": best["alpha"], "best_kd_reduction": best["kd_reduction"]},
                            "alpha", series, "alpha", logx=True)
 
@@ -177,13 +215,13 @@ class KDExperiment:
 
     def temperature(self) -> dict:
         """Step 3b (Fig. 5): the T grid at the best alpha (and its reduction), from the best teacher."""
-        p, teacher = self.plan, self.best_teacher_width()
+        p, teacher = self.plan, self.best_teacher()
         alpha, reduction = self._best_alpha()
         rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t, reduction=reduction),
                             temperature=t)
                 for t in p.temperatures]
         best = min(rows, key=lambda r: r["val_gmber"])
-        return self._write("temperature", {"teacher_width": teacher, "alpha": alpha, "kd_reduction": reduction,
+        return self._write("temperature", {"teacher": teacher, "alpha": alpha, "kd_reduction": reduction,
                                            "rows": rows, "best_temperature": best["temperature"]},
                            "temperature", {f"alpha = {alpha:g}, KD {reduction}": rows}, "temperature T")
 
@@ -195,14 +233,14 @@ class KDExperiment:
         from link_sim.compare import compare_receivers
         from link_sim.plots import plot_ber_intervals
 
-        p, teacher_width = self.plan, self.best_teacher_width()
+        p, teacher = self.plan, self.best_teacher()
         alpha, reduction = self._best_alpha()
         temperature = self._result("temperature", self.temperature)["best_temperature"]
         seeds = [self.train_config.seed + k for k in range(p.final_num_seeds)]
         arms = {"scratch student": [self.scratch(p.student_width, s)[0] for s in seeds],
-                "KD student": [self.distilled(p.student_width, teacher_width, alpha, temperature, s,
+                "KD student": [self.distilled(p.student_width, teacher, alpha, temperature, s,
                                               reduction)[0] for s in seeds],
-                "teacher": [self.scratch(teacher_width)[0]]}
+                "teacher": [self._teacher_folder(teacher)]}
         receivers = {}
         for arm, folders in arms.items():
             for folder in folders:
@@ -212,7 +250,7 @@ class KDExperiment:
         receivers["LS+LMMSE"] = "lmmse"
         groups = {**{arm: [f"{arm} | {f.name}" for f in folders] for arm, folders in arms.items()},
                   "LS+LMMSE": ["LS+LMMSE"]}
-        result = {"teacher_width": teacher_width, "alpha": alpha, "kd_reduction": reduction,
+        result = {"teacher": teacher, "alpha": alpha, "kd_reduction": reduction,
                   "temperature": temperature, "seeds": seeds,
                   "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()}, "dmrs": {}}
         for dmrs in p.final_dmrs_symbols:

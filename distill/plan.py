@@ -46,7 +46,11 @@ class KDPlan:
     student_width : float
         The student of steps 2-4.
     teacher_widths : tuple of float
-        Step 2: teacher sizes.
+        Step 2: teacher sizes trained from scratch (may be empty with
+        ``teacher_checkpoints``).
+    teacher_checkpoints : tuple of str
+        Step 2: trained teachers taken as they are (checkpoint folders or
+        shipped model names, e.g. ``"default"``), beside ``teacher_widths``.
     alphas, temperatures : tuple of float
         Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
     alpha, temperature : float
@@ -77,6 +81,7 @@ class KDPlan:
     student_widths: tuple[float, ...] = (0.0625, 0.125, 0.25)
     student_width: float = 0.125
     teacher_widths: tuple[float, ...] = (0.25, 0.5)
+    teacher_checkpoints: tuple[str, ...] = ()
     alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 5e5)
     temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
     alpha: float = 1.0
@@ -92,12 +97,16 @@ class KDPlan:
     target_ber: float = DEFAULTS.target_ber
 
     def __post_init__(self):
-        for name in ("student_widths", "teacher_widths", "alphas", "temperatures", "final_sinr_db",
-                     "final_dmrs_symbols"):
+        for name in ("student_widths", "teacher_widths", "teacher_checkpoints", "alphas", "temperatures",
+                     "final_sinr_db", "final_dmrs_symbols"):
             values = tuple(getattr(self, name))
-            if not values:
+            if not values and name not in ("teacher_widths", "teacher_checkpoints"):
                 raise InputError(f"{name} must not be empty")
             object.__setattr__(self, name, values)
+        if not self.teacher_widths and not self.teacher_checkpoints:
+            raise InputError("give at least one teacher: teacher_widths or teacher_checkpoints")
+        if not all(isinstance(t, str) and t for t in self.teacher_checkpoints):
+            raise InputError("teacher_checkpoints must be checkpoint folders or shipped model names")
         widths = (*self.student_widths, self.student_width, *self.teacher_widths)
         values = (*widths, *self.temperatures, self.temperature, *self.alphas, self.alpha)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):

@@ -280,7 +280,7 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     for step in ("student_size", "teacher_size", "alpha", "temperature"):
         assert (out / f"{step}.png").stat().st_size > 1000
     teacher_size = json.loads((out / "teacher_size.json").read_text())
-    assert teacher_size["best_teacher_width"] == 0.125
+    assert teacher_size["best_teacher"] == 0.125
     assert teacher_size["rows"][0]["run"] == "kd_x0.0625_from_x0.125_a1_T3"
     final = json.loads((out / "final.json").read_text())
     curves = final["dmrs"]["1"]["curves"]
@@ -298,3 +298,14 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
         main([*argv, "--alpha", "2"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "another experiment" in err and err.count("\n") == 1
+
+
+def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):
+    """The shipped teacher reads the equalized input: a sweep of published-input students is
+    refused in one line before any run trains."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", *TINY, "--teacher", "default", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "--model-config with the teacher's inputs" in err
+    assert not (tmp_path / "s" / "runs").exists()

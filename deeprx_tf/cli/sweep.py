@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from deeprx_tf.cli.common import (FiniteFloatRange, format_list, parse_list, scenario_from_options,
@@ -17,8 +19,15 @@ _PLAN = KDPlan()
               help="Step student_size (Fig. 3): widths (x the paper model) trained from scratch.")
 @click.option("--student-width", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.student_width,
               show_default=True, help="The student of the later steps.")
-@click.option("--teacher-widths", default=format_list(_PLAN.teacher_widths), show_default=True,
-              help="Step teacher_size (Fig. 4): teacher widths.")
+@click.option("--teacher-widths",
+              help=f"Step teacher_size (Fig. 4): teacher widths trained from scratch (default: "
+                   f"{format_list(_PLAN.teacher_widths)}, or none with --teacher).")
+@click.option("--teacher", "teachers", multiple=True,
+              help="Step teacher_size: a trained teacher (checkpoint folder or shipped model name such as "
+                   "'default'; repeat).")
+@click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Architecture JSON whose widths the runs scale (default: the paper's DeepRx); its "
+                   "inputs are every run's (a --teacher's must match).")
 @click.option("--alphas", default=format_list(_PLAN.alphas), show_default=True,
               help="Step alpha (Table III): alpha grid.")
 @click.option("--temperatures", default=format_list(_PLAN.temperatures), show_default=True,
@@ -50,9 +59,9 @@ _PLAN = KDPlan()
               help="Run only these steps (repeat; default: all, in order).")
 @training_options
 @uses_tensorflow
-def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, alpha, temperature,
-          kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds, final_batch_size,
-          final_max_mc_iter, target_ber, only_steps, **options):
+def sweep(student_widths, student_width, teacher_widths, teachers, model_config_path, alphas, temperatures,
+          alpha, temperature, kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds,
+          final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
     Every run is a checkpoint under --out/runs, trained with the same
@@ -75,7 +84,9 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
 
     plan = KDPlan(student_widths=parse_list(student_widths, "--student-widths"),
                   student_width=student_width,
-                  teacher_widths=parse_list(teacher_widths, "--teacher-widths"),
+                  teacher_widths=(parse_list(teacher_widths, "--teacher-widths") if teacher_widths
+                                  else () if teachers else _PLAN.teacher_widths),
+                  teacher_checkpoints=tuple(str(t) for t in teachers),
                   alphas=parse_list(alphas, "--alphas"),
                   temperatures=parse_list(temperatures, "--temperatures"),
                   alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
@@ -85,8 +96,13 @@ def sweep(student_widths, student_width, teacher_widths, alphas, temperatures, a
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_num_seeds=final_seeds, final_batch_size=final_batch_size,
                   final_max_mc_iter=final_max_mc_iter, target_ber=target_ber)
+    base_config = None
+    if model_config_path is not None:
+        from deeprx_tf.config import DeepRxConfig, link_dimensions
+
+        base_config = DeepRxConfig.from_json(model_config_path, defaults=link_dimensions(scenario))
     experiment = KDExperiment(plan, scenario, train_config, out_dir, strategy=strategy,
-                              log=lambda message: click.echo(message, err=True))
+                              log=lambda message: click.echo(message, err=True), base_config=base_config)
     results = experiment.run(only_steps or STEPS)
     for step, result in results.items():
         if step == "final":
