@@ -1,4 +1,5 @@
-"""Plots of `profiling`: energy per block per processor, and the training/inference lifecycle."""
+"""Plots of `profiling`: energy per processor, per block per processor, and the training/inference
+lifecycle."""
 
 from __future__ import annotations
 
@@ -16,6 +17,41 @@ def _save(fig, path) -> Path:
     out = write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
     return out
+
+
+def plot_processor_energy(energy_per_inference: dict[str, float], path: str | Path,
+                          measured: dict[str, float] | None = None,
+                          title: str = "Energy per inference") -> Path:
+    """Bars of metric (0) energy per inference per processor [mJ, log axis], and the measured
+    energies beside them.
+
+    Parameters
+    ----------
+    energy_per_inference : dict
+        Processor name -> metric (0) energy per inference [J].
+    measured : dict, optional
+        Label (e.g. ``"this machine, measured"``) -> measured energy per inference [J].
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = {f"{name}\n(metric 0)": energy for name, energy in energy_per_inference.items()}
+    bars.update({label: energy for label, energy in (measured or {}).items()})
+    colors = ["tab:blue"] * len(energy_per_inference) + ["tab:orange"] * len(measured or {})
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(bars)), 4.5))
+    x = np.arange(len(bars))
+    ax.bar(x, [e * 1e3 for e in bars.values()], color=colors)
+    for xi, energy in zip(x, bars.values()):
+        ax.annotate(f"{energy * 1e3:.3g}", (xi, energy * 1e3), ha="center", va="bottom", fontsize="small")
+    ax.set_xticks(x, list(bars), rotation=30, ha="right", fontsize="small")
+    ax.set_yscale("log")
+    ax.set_ylabel("energy per inference [mJ]")
+    ax.set_title(title)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def plot_block_energy(energy_by_block: dict[str, dict[str, float]], path: str | Path,

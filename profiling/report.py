@@ -16,11 +16,12 @@ from profiling.flops import FlopsReport, count_flops
 from profiling.lifecycle import (DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS,
                                  Lifecycle)
 from profiling.measure import EnergyMeasurement
-from profiling.plots import plot_block_energy, plot_lifecycle
+from profiling.plots import plot_block_energy, plot_lifecycle, plot_processor_energy
 from profiling.processors import Processor, energy_table
 
 #: Files `profile_model` writes.
-PROFILE_OUTPUTS = ("profile.json", "flops_by_layer.csv", "energy_by_block.png", "lifecycle.png")
+PROFILE_OUTPUTS = ("profile.json", "flops_by_layer.csv", "energy_by_processor.png", "energy_by_block.png",
+                   "lifecycle.png")
 
 
 
@@ -111,6 +112,10 @@ def profile_model(model, input_shape, processors: list[Processor], out_dir: str 
     }
     write_json(out / "profile.json", result)
     write_atomic(out / "flops_by_layer.csv", lambda tmp: Path(tmp).write_text(layer_table_csv(report)))
+    plot_processor_energy({p: e["total"] for p, e in energy_total.items()}, out / "energy_by_processor.png",
+                          measured={f"this machine, {name}\n(measured)": m.energy_per_item_j
+                                    for name, m in measured.items() if name == "inference"},
+                          title=f"Energy per inference: {report.total_flops / 1e9:.3g} GFLOP")
     plot_block_energy(energy_blocks, out / "energy_by_block.png",
                       title=f"Energy per inference by block, metric (0): "
                             f"{report.total_flops / 1e9:.3g} GFLOP per inference")

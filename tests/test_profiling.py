@@ -192,7 +192,7 @@ def test_profile_cli(tmp_path, capsys):
     assert tpu == pytest.approx(report.total_flops / 2e12)
     assert result["lifecycle"]["inference_energy_j"] == pytest.approx(tpu)
     assert result["lifecycle"]["training_energy_j"] == pytest.approx(20.0 * 250_000)
-    for name in ("flops_by_layer.csv", "energy_by_block.png", "lifecycle.png"):
+    for name in ("flops_by_layer.csv", "energy_by_processor.png", "energy_by_block.png", "lifecycle.png"):
         assert (out / name).stat().st_size > 0
     # existing results are kept; bad options are one line with exit code 2
     for argv, message in [
