@@ -66,3 +66,21 @@ def test_learning_curves_and_validate_checkpoints(small_checkpoint, tmp_path):
         [str(checkpoint), "--out", str(tmp_path / "v.json"), "--sinr", "20", "--slots", "2",
          "--channels", "TDL-A"])
     assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"}
+
+
+@pytest.mark.slow
+def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
+    out = tmp_path / "repro"
+    summary = example("reproduce_paper").main(["--budget", "tiny", "--out", str(out)])
+    items = summary["items"]
+    assert set(items) == {"fig1", "fig2", "lifecycle", "fig3", "fig4", "table_iii", "fig5", "fig6"}
+    for item in items.values():
+        for name in [item["file"]] if "file" in item else item["files"]:
+            assert (out / name).stat().st_size > 1000
+    assert items["fig4"]["best_teacher"] == "default" and items["fig6"]["seeds"] == [0, 1]
+    assert [r["kd_reduction"] for r in items["table_iii"]["rows"]] == ["mean", "sum"]
+    # a second run resumes: nothing retrains, the numbers are the same
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "kd_sweep" / "runs").glob("*/weights.h5")}
+    again = example("reproduce_paper").main(["--budget", "tiny", "--out", str(out)])
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    assert again["items"]["fig6"] == items["fig6"]
