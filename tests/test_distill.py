@@ -266,17 +266,14 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
 def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = ["sweep", *TINY, "--student-widths", "0.0625", "--student-width", "0.0625",
-            "--teacher-widths", "0.125", "--alphas", "1", "--alpha-reductions", "mean, sum", "--temperatures", "3",
-            "--sinr", "20",
+            "--teacher-widths", "0.125", "--alphas", "1", "--temperatures", "3", "--sinr", "20",
             "--final-dmrs", "1", "--final-seeds", "2", "--final-batch-size", "4", "--final-max-mc-iter", "2",
             "--out", str(out)]
     main(argv)
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    alpha = json.loads((out / "alpha.json").read_text())
-    assert [(r["alpha"], r["kd_reduction"]) for r in alpha["rows"]] == [(1, "mean"), (1, "sum")]
-    best = "kd_x0.0625_from_x0.125_a1_T3" + ("_sum" if alpha["best_kd_reduction"] == "sum" else "")
-    assert runs == sorted(["kd_x0.0625_from_x0.125_a1_T3", "kd_x0.0625_from_x0.125_a1_T3_sum", f"{best}_seed1",
-                           "scratch_x0.0625", "scratch_x0.0625_seed1", "scratch_x0.125"])
+    # (--alpha-reductions mean,sum and its "_sum" runs: the slow test of examples/reproduce_paper.py)
+    assert runs == ["kd_x0.0625_from_x0.125_a1_T3", "kd_x0.0625_from_x0.125_a1_T3_seed1", "scratch_x0.0625",
+                    "scratch_x0.0625_seed1", "scratch_x0.125"]
     for step in ("student_size", "teacher_size", "alpha", "temperature"):
         assert (out / f"{step}.png").stat().st_size > 1000
     teacher_size = json.loads((out / "teacher_size.json").read_text())

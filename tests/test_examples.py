@@ -79,6 +79,10 @@ def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
             assert (out / name).stat().st_size > 1000
     assert items["fig4"]["best_teacher"] == "default" and items["fig6"]["seeds"] == [0, 1]
     assert [r["kd_reduction"] for r in items["table_iii"]["rows"]] == ["mean", "sum"]
+    best = items["table_iii"]["best_kd_reduction"]
+    runs = {p.name for p in (out / "kd_sweep" / "runs").iterdir()}
+    assert {"kd_x0.03125_from_default_a1_T3", "kd_x0.03125_from_default_a1_T3_sum"} <= runs
+    assert "kd_x0.03125_from_default_a1_T3" + ("_sum" if best == "sum" else "") + "_seed1" in runs
     # a second run resumes: nothing retrains, the numbers are the same
     stamps = {p: p.stat().st_mtime_ns for p in (out / "kd_sweep" / "runs").glob("*/weights.h5")}
     again = example("reproduce_paper").main(["--budget", "tiny", "--out", str(out)])
