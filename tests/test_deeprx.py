@@ -335,6 +335,7 @@ print(json.dumps({"replicas": card["num_replicas"], "loss": card["final_loss"]})
 """
 
 
+@pytest.mark.slow  # the default run's time budget; test_multiworker.py covers distributed training
 def test_mirrored_training_on_two_logical_cpus(tmp_path):
     out = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "ck")], capture_output=True,
                          text=True, timeout=600)

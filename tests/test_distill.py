@@ -267,13 +267,13 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = ["sweep", *TINY, "--student-widths", "0.0625", "--student-width", "0.0625",
             "--teacher-widths", "0.125", "--alphas", "1", "--temperatures", "3", "--sinr", "20",
-            "--final-dmrs", "1", "--final-seeds", "2", "--final-batch-size", "4", "--final-max-mc-iter", "2",
+            "--final-dmrs", "1", "--final-seeds", "1", "--final-batch-size", "4", "--final-max-mc-iter", "2",
             "--out", str(out)]
     main(argv)
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    # (--alpha-reductions mean,sum and its "_sum" runs: the slow test of examples/reproduce_paper.py)
-    assert runs == ["kd_x0.0625_from_x0.125_a1_T3", "kd_x0.0625_from_x0.125_a1_T3_seed1", "scratch_x0.0625",
-                    "scratch_x0.0625_seed1", "scratch_x0.125"]
+    # (more final seeds, their "_seed<k>" runs, --alpha-reductions mean,sum and its "_sum" runs, a
+    # given teacher: the slow test of examples/reproduce_paper.py)
+    assert runs == ["kd_x0.0625_from_x0.125_a1_T3", "scratch_x0.0625", "scratch_x0.125"]
     for step in ("student_size", "teacher_size", "alpha", "temperature"):
         assert (out / f"{step}.png").stat().st_size > 1000
     teacher_size = json.loads((out / "teacher_size.json").read_text())
@@ -281,8 +281,8 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     assert teacher_size["rows"][0]["run"] == "kd_x0.0625_from_x0.125_a1_T3"
     final = json.loads((out / "final.json").read_text())
     curves = final["dmrs"]["1"]["curves"]
-    assert set(curves) == {"scratch student", "KD student", "teacher", "LS+LMMSE"} and final["seeds"] == [0, 1]
-    assert curves["KD student"]["num_seeds"] == 2 and curves["teacher"]["num_seeds"] == 1
+    assert set(curves) == {"scratch student", "KD student", "teacher", "LS+LMMSE"} and final["seeds"] == [0]
+    assert curves["KD student"]["num_seeds"] == 1 and curves["teacher"]["num_seeds"] == 1
     assert curves["KD student"]["num_batches"] == 2 and len(curves["KD student"]["ci_low"]) == 1
     assert (out / "final_dmrs1" / "ber.png").is_file() and (out / "final_dmrs1" / "fig6.png").is_file()
     # run again: every finished run is reused, nothing retrains
