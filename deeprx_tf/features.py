@@ -61,8 +61,8 @@ class GridLayout:
                  equalized_input: bool = False):
         rg = pusch_transmitter.resource_grid
         if rg.num_tx != 1:
-            raise InputError(f"DeepRx receives one UE; this transmitter has {rg.num_tx} (multi-user "
-                             "MIMO is not supported: simulate each UE's layers as one UE)")
+            raise InputError(f"DeepRx receives one UE (with up to 4 layers); this transmitter has "
+                             f"{rg.num_tx} UEs: multi-user MIMO is not supported")
         self.num_layers = int(rg.num_streams_per_tx)
         self.num_ofdm_symbols = int(rg.num_ofdm_symbols)
         self.fft_size = int(rg.fft_size)
