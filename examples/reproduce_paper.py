@@ -1,7 +1,7 @@
 """Re-make the paper's figures and tables with the package's own commands, at a stated budget.
 
     python examples/reproduce_paper.py --out results/reproduction             # the CPU budget
-    python examples/reproduce_paper.py --budget tiny --out /tmp/reproduction  # a smoke run (minutes)
+    python examples/reproduce_paper.py --budget tiny --out results/reproduction_tiny  # a smoke run
 
 "Energy Efficiency in AI for 5G and Beyond: A DeepRx Case Study" (Lbath,
 Labriji, arXiv 2507.10409): Fig. 1 (energy per inference per processor),
