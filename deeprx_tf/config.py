@@ -35,7 +35,8 @@ LINK_DIMENSIONS = ("num_rx_ant", "num_bits_per_symbol", "num_layers")
 
 
 def link_dimensions(link_config) -> dict[str, int]:
-    """The `LINK_DIMENSIONS` of a `link_sim.LinkConfig`, as `DeepRxConfig` fields."""
+    """The `LINK_DIMENSIONS` of a `link_sim.LinkConfig` (or of a `DeepRxConfig`), as `DeepRxConfig`
+    fields."""
     return {name: getattr(link_config, name) for name in LINK_DIMENSIONS}
 
 #: Most MIMO layers of one PUSCH UE (3GPP TS 38.211, Sec. 6.3.1.3).
@@ -264,12 +265,8 @@ class DeepRxConfig:
 
     def size_vs_paper(self) -> float:
         """FLOPs per resource element relative to the paper's DeepRx (same antennas, bits and layers)."""
-        paper = DeepRxConfig(**self.link_dimensions())
+        paper = DeepRxConfig(**link_dimensions(self))
         return self.flops_per_re() / paper.flops_per_re()
-
-    def link_dimensions(self) -> dict[str, int]:
-        """What the model takes from its link: receive antennas, bits per symbol and layers."""
-        return {name: getattr(self, name) for name in LINK_DIMENSIONS}
 
     # --------------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:

@@ -34,13 +34,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from deeprx_tf.checkpoint import check_fits_scenario, read_checkpoint_config
-from deeprx_tf.compat import describe_inputs
+from deeprx_tf.checkpoint import read_checkpoint_config
 from deeprx_tf.config import DeepRxConfig, link_dimensions
 from deeprx_tf.shipped import resolve_checkpoint
 from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
-from distill.procedure import distill_deeprx
+from distill.procedure import check_teacher, distill_deeprx
 from link_sim import LinkConfig
 from link_sim.confidence import SeedCurves, common_ber_level, sinr_gain_interval
 from link_sim.errors import InputError
@@ -85,12 +84,9 @@ class KDExperiment:
         self.plan, self.link_config, self.train_config = plan, link_config, train_config
         self.base_config = dataclasses.replace(base_config or DeepRxConfig(), **link_dimensions(link_config))
         for teacher in plan.teacher_checkpoints:
-            config = read_checkpoint_config(teacher)
-            check_fits_scenario(config, link_config, name=f"the teacher {teacher}")
-            if config.feature_options() != self.base_config.feature_options():
-                raise InputError(f"the teacher {teacher} reads {describe_inputs(config.feature_options())} "
-                                 f"inputs, the runs {describe_inputs(self.base_config.feature_options())}: "
-                                 "give the sweep a --model-config with the teacher's inputs")
+            check_teacher(read_checkpoint_config(teacher), self.base_config, link_config,
+                          name=f"the teacher {teacher}",
+                          hint="give the sweep a --model-config with the teacher's inputs")
         self.out = Path(out_dir)
         self.strategy, self.log = strategy, log
         self.out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +262,7 @@ class KDExperiment:
             curves = {name: SeedCurves.from_sweeps(name, [report["receivers"][r] for r in members])
                       for name, members in groups.items()}
             students = [curves["scratch student"], curves["KD student"]]
-            level = p.target_ber if common_ber_level(students, [p.target_ber]) else common_ber_level(students)
+            level = common_ber_level(students, [p.target_ber]) or common_ber_level(students)
             gain = (sinr_gain_interval(*students, level, seed=self.train_config.seed).to_dict()
                     if level is not None else None)
             plot_ber_intervals([c.to_dict() for c in curves.values()], folder / "fig6.png",

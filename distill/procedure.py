@@ -25,6 +25,17 @@ from link_sim import LinkConfig
 from link_sim.errors import InputError
 
 
+def check_teacher(teacher_config: DeepRxConfig, student_config: DeepRxConfig, link_config: LinkConfig,
+                  name: str = "the teacher", hint: str = "give the student the teacher's inputs") -> None:
+    """Raise `InputError` (one line) unless a teacher of ``teacher_config`` fits the scenario and
+    reads the student's input features (both see the same batches); ``hint`` ends the message."""
+    check_fits_scenario(teacher_config, link_config, name=name)
+    if teacher_config.feature_options() != student_config.feature_options():
+        raise InputError(f"the teacher reads {describe_inputs(teacher_config.feature_options())} inputs, "
+                         f"the student {describe_inputs(student_config.feature_options())}: both see "
+                         f"the same batches, so {hint}")
+
+
 def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_config: LinkConfig,
                        alpha: float, temperature: float, scale_by_t2: bool = False,
                        sobolev_weight: float = 0.0, kd_loss: str = KD_LOSS_NAMES[0],
@@ -39,11 +50,7 @@ def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_c
     check_kd_loss(kd_loss, kd_reduction)
     distillation_loss_fn = functools.partial(KD_LOSSES[kd_loss], reduction=kd_reduction)
     teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
-    check_fits_scenario(teacher_config, link_config)
-    if teacher_config.feature_options() != student_config.feature_options():
-        raise InputError(f"the teacher reads {describe_inputs(teacher_config.feature_options())} inputs, "
-                         f"the student {describe_inputs(student_config.feature_options())}: both see "
-                         "the same batches, so give the student the teacher's inputs")
+    check_teacher(teacher_config, student_config, link_config, name="the checkpoint")
 
     def compile_trainee(student, optimizer, jit_compile):
         distiller = DeepRxDistiller(student, load_checkpoint(teacher).model)
