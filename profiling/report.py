@@ -113,7 +113,8 @@ def profile_model(model, input_shape, processors: list[Processor], out_dir: str 
     write_json(out / "profile.json", result)
     write_atomic(out / "flops_by_layer.csv", lambda tmp: Path(tmp).write_text(layer_table_csv(report)))
     plot_processor_energy({p: e["total"] for p, e in energy_total.items()}, out / "energy_by_processor.png",
-                          measured={f"this machine, {name}\n(measured)": m.energy_per_item_j
+                          measured={f"this machine, {name}\n(CodeCarbon, "
+                                    f"{'measured' if m.measured else 'modelled'} power)": m.energy_per_item_j
                                     for name, m in measured.items() if name == "inference"},
                           title=f"Energy per inference: {report.total_flops / 1e9:.3g} GFLOP")
     plot_block_energy(energy_blocks, out / "energy_by_block.png",
