@@ -28,7 +28,7 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
-from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS
+from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS, sidecar_path
 from deeprx_tf.layers import with_keras_layers
 from link_sim import LinkConfig
 from link_sim.errors import InputError, MissingInputError, OutputExistsError
@@ -225,11 +225,6 @@ def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
         sinr = rng.uniform(*link_config.sinr_db, size=size).astype(np.float32)
         chunks.append(maker(size, sinr)[0].numpy())
     return np.concatenate(chunks)
-
-
-def sidecar_path(tflite_path: str | Path) -> Path:
-    """``FILE.json`` beside ``FILE.tflite``."""
-    return Path(tflite_path).with_suffix(".json")
 
 
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,

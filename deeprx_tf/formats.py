@@ -4,6 +4,8 @@ This module imports neither TensorFlow nor Sionna, so the command line
 offers the choices without loading them.
 """
 
+from pathlib import Path
+
 #: ``float``: float32 weights and activations; ``int8``: full-integer int8
 #: (weights, activations, input and output); ``int16x8``: int8 weights with
 #: int16 activations, input and output (more precise, CPU only, LiteRT runs
@@ -17,3 +19,9 @@ EXPORT_FORMATS = ("float", "int8", "int16x8", "edgetpu")
 CALIBRATION_METHODS = ("batch-mean", "minmax", "learned")
 #: Slots from the link that calibrate int8 activation ranges.
 DEFAULT_CALIBRATION_SLOTS = 128
+
+
+def sidecar_path(tflite_path: str | Path) -> Path:
+    """``FILE.json`` beside ``FILE.tflite``: what an export records about the file (shapes,
+    scales, scenario, inputs), which `deeprx_tf.TFLiteModel` reads back."""
+    return Path(tflite_path).with_suffix(".json")

@@ -19,6 +19,7 @@ from tensorflow.python.ops import control_flow_util  # XLA context while tracing
 
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.formats import sidecar_path
 from deeprx_tf.receiver import DeepRxReceiver
 from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json
@@ -68,7 +69,7 @@ class TFLiteModel:
                 raise InputError(f"{self.path} is not a valid .tflite model: "
                                  f"{str(err).splitlines()[0]}") from None
         self.inputs, self.num_layers = DeepRxConfig().feature_options(), None
-        sidecar = self.path.with_suffix(".json") if self.path is not None else None
+        sidecar = sidecar_path(self.path) if self.path is not None else None
         if sidecar is not None and sidecar.is_file():
             info = read_json(sidecar, "TFLite sidecar")
             self.inputs = info.get("inputs", self.inputs)
