@@ -18,13 +18,14 @@ beside ours: the file that shows it and its numbers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 from pathlib import Path
 
 from deeprx_tf.checkpoint import read_checkpoint_config
 from deeprx_tf.cli import main as deeprx
-from deeprx_tf.config import LINK_DIMENSIONS
+from deeprx_tf.config import LINK_DIMENSIONS, DeepRxConfig
 
 #: The paper's own figures, for the side-by-side (Table III: Geometric Mean BER by alpha, student
 #: 11 and teacher 30 "TFLOPs", T = 3; Fig. 6: KD gain over scratch at BER 1e-3; lifecycle with
@@ -80,8 +81,11 @@ def commands(budget: str, out: Path) -> dict[str, list[str]]:
 
 def run(budget: str, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    # the runs scale the shipped teacher's architecture (its inputs), on the scenario's link
-    architecture = {k: v for k, v in read_checkpoint_config("default").to_dict().items() if k not in LINK_DIMENSIONS}
+    # the sweep's widths scale this architecture: the paper's DeepRx (so that x0.3 is 0.3 of the
+    # paper's filters, as the presets) with the shipped teacher's inputs, on the scenario's link
+    teacher_inputs = read_checkpoint_config("default").feature_options()
+    architecture = {k: v for k, v in dataclasses.replace(DeepRxConfig(), **teacher_inputs).to_dict().items()
+                    if k not in LINK_DIMENSIONS}
     (out / "architecture.json").write_text(json.dumps(architecture, indent=2) + "\n")
     lines = commands(budget, out)
     (out / "commands.txt").write_text("".join(f"deeprx {shlex.join(argv)}\n" for argv in lines.values()))

@@ -16,7 +16,8 @@ _PLAN = KDPlan()
 
 @click.command()
 @click.option("--student-widths", default=format_list(_PLAN.student_widths), show_default=True,
-              help="Step student_size (Fig. 3): widths (x the paper model) trained from scratch.")
+              help="Step student_size (Fig. 3): widths trained from scratch, as multipliers of the "
+                   "filter counts of --model-config (of the paper model by default).")
 @click.option("--student-width", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.student_width,
               show_default=True, help="The student of the later steps.")
 @click.option("--teacher-widths",
