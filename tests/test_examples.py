@@ -1,9 +1,12 @@
 """Every script in examples/ runs, at a tiny size, so none rots."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
+
+from deeprx_tf.config import DeepRxConfig
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -78,6 +81,9 @@ def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
         for name in [item["file"]] if "file" in item else item["files"]:
             assert (out / name).stat().st_size > 1000
     assert items["fig4"]["best_teacher"] == "default" and items["fig6"]["seeds"] == [0, 1]
+    # widths are fractions of the paper's filters, with the shipped teacher's inputs
+    architecture = json.loads((out / "architecture.json").read_text())
+    assert architecture["block_filters"] == list(DeepRxConfig().block_filters) and architecture["equalized_input"]
     assert [r["kd_reduction"] for r in items["table_iii"]["rows"]] == ["mean", "sum"]
     best = items["table_iii"]["best_kd_reduction"]
     runs = {p.name for p in (out / "kd_sweep" / "runs").iterdir()}
