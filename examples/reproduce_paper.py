@@ -40,8 +40,9 @@ PAPER = {
 }
 
 #: What each budget trains and simulates. "cpu": the student x0.3 and the shipped x0.5 teacher keep
-#: the paper's 11/30 FLOPs ratio (0.100 / 0.263); every run 2,500 steps of 16 slots of the default
-#: scenario's training set (six channel models, 1 and 2 DMRS symbols, SINR 0-40 dB).
+#: the paper's 11/30 FLOPs ratio (0.101 / 0.263 of the paper model's FLOPs per RE); every run 2,500
+#: steps of 16 slots of the default scenario's training set (six channel models, 1 and 2 DMRS
+#: symbols, SINR 0-40 dB).
 BUDGETS = {
     "cpu": {
         "scenario": [],
