@@ -103,8 +103,9 @@ class KDExperiment:
         return self.base_config.scaled(width)
 
     def _teacher_folder(self, teacher: float | str) -> Path:
-        """A trained teacher's checkpoint: a scratch run of that width, or the given checkpoint."""
-        return resolve_checkpoint(teacher) if isinstance(teacher, str) else self.scratch(teacher)[0]
+        """A trained teacher's checkpoint: a scratch run of that width, or the given checkpoint as
+        given (a shipped model by its name, which the loader resolves and the model card records)."""
+        return Path(teacher) if isinstance(teacher, str) else self.scratch(teacher)[0]
 
     def _teacher_size(self, teacher: float | str) -> float:
         """A teacher's FLOPs per RE relative to the paper's DeepRx."""

@@ -88,6 +88,9 @@ def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
     best = items["table_iii"]["best_kd_reduction"]
     runs = {p.name for p in (out / "kd_sweep" / "runs").iterdir()}
     assert {"kd_x0.03125_from_default_a1_T3", "kd_x0.03125_from_default_a1_T3_sum"} <= runs
+    # a shipped teacher is recorded by its name, not by where this machine installed it
+    card = json.loads((out / "kd_sweep" / "runs" / "kd_x0.03125_from_default_a1_T3" / "model.json").read_text())
+    assert card["card"]["distillation"]["teacher"] == "default"
     assert "kd_x0.03125_from_default_a1_T3" + ("_sum" if best == "sum" else "") + "_seed1" in runs
     # a second run resumes: nothing retrains, the numbers are the same
     stamps = {p: p.stat().st_mtime_ns for p in (out / "kd_sweep" / "runs").glob("*/weights.h5")}
