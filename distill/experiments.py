@@ -6,11 +6,12 @@
    several widths (each teacher a scratch run of step 1's kind) and from
    trained teachers given as checkpoints (such as the shipped model).
 3. ``alpha`` (Table III) and ``temperature`` (Fig. 5): the student
-   distilled from the best teacher over an alpha grid (for each KD
+   distilled from the KD teacher (step 2's best, the paper's rule, or the
+   plan's ``kd_teacher``) over an alpha grid (for each KD
    reduction asked for: the paper's alphas balance a KD term summed over a
    slot's REs and bits, not averaged), then over a T grid at the best
    alpha and reduction.
-4. ``final`` (Fig. 6): BER vs SINR of the KD student (best teacher, alpha,
+4. ``final`` (Fig. 6): BER vs SINR of the KD student (KD teacher, alpha,
    T) and the same student from scratch, each trained with several seeds,
    the teacher and LS+LMMSE, with 1 and 2 DMRS symbols, all on the same
    Monte Carlo batches: confidence bands, the SINR gain of KD at a BER
@@ -187,14 +188,17 @@ class KDExperiment:
                            "teacher_size_vs_paper", {"KD student": rows},
                            "teacher size (x paper DeepRx FLOPs per RE)", hline=("scratch student", scratch))
 
-    def best_teacher(self) -> float | str:
-        """Step 2's best teacher: a width (a scratch run) or a checkpoint."""
+    def kd_teacher(self) -> float | str:
+        """The teacher of steps 3 and 4, a width (a scratch run) or a checkpoint: the plan's
+        ``kd_teacher``, else step 2's best."""
+        if self.plan.kd_teacher is not None:
+            return self.plan.kd_teacher
         return self._result("teacher_size", self.teacher_size)["best_teacher"]
 
     def alpha(self) -> dict:
-        """Step 3a (Table III): the alpha grid at the plan's T, from the best teacher, once per
+        """Step 3a (Table III): the alpha grid at the plan's T, from the KD teacher, once per
         KD reduction of ``alpha_reductions``; the best (alpha, reduction) goes on."""
-        p, teacher = self.plan, self.best_teacher()
+        p, teacher = self.plan, self.kd_teacher()
         rows = [self._entry(*self.distilled(p.student_width, teacher, a, p.temperature, reduction=r),
                             alpha=a, kd_reduction=r)
                 for r in p.alpha_reductions for a in p.alphas]
@@ -211,8 +215,8 @@ class KDExperiment:
         return result["best_alpha"], result.get("best_kd_reduction", self.plan.kd_reduction)
 
     def temperature(self) -> dict:
-        """Step 3b (Fig. 5): the T grid at the best alpha (and its reduction), from the best teacher."""
-        p, teacher = self.plan, self.best_teacher()
+        """Step 3b (Fig. 5): the T grid at the best alpha (and its reduction), from the KD teacher."""
+        p, teacher = self.plan, self.kd_teacher()
         alpha, reduction = self._best_alpha()
         rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t, reduction=reduction),
                             temperature=t)
@@ -230,7 +234,7 @@ class KDExperiment:
         from link_sim.compare import compare_receivers
         from link_sim.plots import plot_ber_intervals
 
-        p, teacher = self.plan, self.best_teacher()
+        p, teacher = self.plan, self.kd_teacher()
         alpha, reduction = self._best_alpha()
         temperature = self._result("temperature", self.temperature)["best_temperature"]
         seeds = [self.train_config.seed + k for k in range(p.final_num_seeds)]

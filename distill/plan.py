@@ -51,6 +51,11 @@ class KDPlan:
     teacher_checkpoints : tuple of str
         Step 2: trained teachers taken as they are (checkpoint folders or
         shipped model names, e.g. ``"default"``), beside ``teacher_widths``.
+    kd_teacher : float or str, optional
+        The teacher steps 3 and 4 distil from: one of step 2's teachers (a
+        width of ``teacher_widths``, or an entry of ``teacher_checkpoints``).
+        `None` (default): the teacher whose student validated best in step 2,
+        the paper's rule.
     alphas, temperatures : tuple of float
         Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
     alpha, temperature : float
@@ -82,6 +87,7 @@ class KDPlan:
     student_width: float = 0.125
     teacher_widths: tuple[float, ...] = (0.25, 0.5)
     teacher_checkpoints: tuple[str, ...] = ()
+    kd_teacher: float | str | None = None
     alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 5e5)
     temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
     alpha: float = 1.0
@@ -107,6 +113,10 @@ class KDPlan:
             raise InputError("give at least one teacher: teacher_widths or teacher_checkpoints")
         if not all(isinstance(t, str) and t for t in self.teacher_checkpoints):
             raise InputError("teacher_checkpoints must be checkpoint folders or shipped model names")
+        if self.kd_teacher is not None and self.kd_teacher not in (*self.teacher_widths,
+                                                                    *self.teacher_checkpoints):
+            raise InputError(f"kd_teacher {self.kd_teacher!r} is none of step 2's teachers (teacher_widths "
+                             f"{list(self.teacher_widths)}, teacher_checkpoints {list(self.teacher_checkpoints)})")
         widths = (*self.student_widths, self.student_width, *self.teacher_widths)
         values = (*widths, *self.temperatures, self.temperature, *self.alphas, self.alpha)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):

@@ -306,3 +306,30 @@ def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "--model-config with the teacher's inputs" in err
     assert not (tmp_path / "s" / "runs").exists()
+
+
+def test_sweep_kd_teacher_overrides_the_best_teacher(tmp_path, capsys):
+    """Steps 3 and 4 distil from --kd-teacher when given, else from step 2's best; a --kd-teacher
+    that is none of step 2's teachers is refused in one line before any run trains."""
+    from deeprx_tf.train_config import TrainConfig
+    from distill.experiments import KDExperiment
+    from distill.plan import KDPlan
+    from link_sim.config import LinkConfig
+
+    def experiment(out, **plan):
+        return KDExperiment(KDPlan(teacher_widths=(0.125, 0.25), **plan), LinkConfig(), TrainConfig(), out)
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "teacher_size.json").write_text(json.dumps({"best_teacher": 0.125}))
+    assert experiment(tmp_path / "a").kd_teacher() == 0.125
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "teacher_size.json").write_text(json.dumps({"best_teacher": 0.125}))
+    assert experiment(tmp_path / "b", kd_teacher=0.25).kd_teacher() == 0.25
+    for kd_teacher, message in [("x0.25", "neither a --teacher nor a width"), ("0.5", "none of step 2's teachers")]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(["sweep", *TINY, "--teacher-widths", "0.125,0.25", "--kd-teacher", kd_teacher,
+                  "--out", str(tmp_path / "s")])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "s").exists()

@@ -26,6 +26,9 @@ _PLAN = KDPlan()
 @click.option("--teacher", "teachers", multiple=True,
               help="Step teacher_size: a trained teacher (checkpoint folder or shipped model name such as "
                    "'default'; repeat).")
+@click.option("--kd-teacher",
+              help="The teacher of the alpha, temperature and final steps: one of --teacher-widths or "
+                   "--teacher (default: the one whose student validated best in teacher_size).")
 @click.option("--model-config", "model_config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Architecture JSON whose widths the runs scale (default: the paper's DeepRx); its "
                    "inputs are every run's (a --teacher's must match).")
@@ -60,7 +63,7 @@ _PLAN = KDPlan()
               help="Run only these steps (repeat; default: all, in order).")
 @training_options
 @uses_tensorflow
-def sweep(student_widths, student_width, teacher_widths, teachers, model_config_path, alphas, temperatures,
+def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, model_config_path, alphas, temperatures,
           alpha, temperature, kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds,
           final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
@@ -83,11 +86,18 @@ def sweep(student_widths, student_width, teacher_widths, teachers, model_config_
     train_config = train_config_from_options(**training)
     from distill.experiments import KDExperiment, KDPlan
 
+    teacher_widths = (parse_list(teacher_widths, "--teacher-widths") if teacher_widths
+                      else () if teachers else _PLAN.teacher_widths)
+    if kd_teacher is not None and kd_teacher not in teachers:
+        # not a --teacher, so a width of --teacher-widths (KDPlan checks that it is one)
+        try:
+            kd_teacher = float(kd_teacher)
+        except ValueError:
+            raise click.BadParameter(f"{kd_teacher!r} is neither a --teacher nor a width of --teacher-widths",
+                                     param_hint="--kd-teacher") from None
     plan = KDPlan(student_widths=parse_list(student_widths, "--student-widths"),
-                  student_width=student_width,
-                  teacher_widths=(parse_list(teacher_widths, "--teacher-widths") if teacher_widths
-                                  else () if teachers else _PLAN.teacher_widths),
-                  teacher_checkpoints=tuple(str(t) for t in teachers),
+                  student_width=student_width, teacher_widths=teacher_widths,
+                  teacher_checkpoints=tuple(str(t) for t in teachers), kd_teacher=kd_teacher,
                   alphas=parse_list(alphas, "--alphas"),
                   temperatures=parse_list(temperatures, "--temperatures"),
                   alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
