@@ -6,8 +6,10 @@ the same Keras 2 (``tf_keras``), and TensorFlow's C++ start-up chatter stays
 quiet unless the user asked for it.
 """
 
+import contextlib
 import os
 import sys
+import tempfile
 import warnings
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1" and "tensorflow" in sys.modules:
@@ -19,6 +21,32 @@ if os.environ.get("TF_USE_LEGACY_KERAS") != "1" and "tensorflow" in sys.modules:
     )
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send the process' stderr (file descriptor 2) nowhere for the block; replay it if the block raises.
+
+    TensorFlow's C++ logs some lines through absl before its log level
+    applies (CUDA probing at start-up, a grappler session when a graph is
+    frozen); Python's ``sys.stderr`` is the same descriptor, so keep the
+    block to the native call that prints.
+    """
+    fd = 2  # the process' stderr, whatever sys.stderr is (a test's capture, say)
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, fd)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def import_tensorflow_quietly() -> None:
@@ -33,25 +61,10 @@ def import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in sys.modules:
         return
-    import tempfile
+    with native_stderr_silenced():
+        import tensorflow as tf
 
-    fd = 2  # the process' stderr, whatever sys.stderr is (a test's capture, say)
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), fd)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # device set-up prints here (cuInit)
-        except BaseException:
-            os.dup2(saved, fd)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
+        tf.config.list_physical_devices()  # device set-up prints here (cuInit)
     tf.get_logger().setLevel("ERROR")
     import absl.logging
 

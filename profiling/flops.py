@@ -19,7 +19,7 @@ reported.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+from link_sim.tfenv import native_stderr_silenced  # (before TensorFlow)
 
 import dataclasses
 import re
@@ -172,7 +172,8 @@ def analytic_conv_flops(model: keras.Model, input_shape) -> dict[str, int]:
 def _frozen_graph(model: keras.Model, input_shape) -> tf.Graph:
     fn = tf.function(lambda x: model(x, training=False))
     concrete = fn.get_concrete_function(tf.TensorSpec(tuple(input_shape), tf.float32))
-    return convert_variables_to_constants_v2(concrete).graph
+    with native_stderr_silenced():  # freezing runs a grappler session, which logs through absl
+        return convert_variables_to_constants_v2(concrete).graph
 
 
 def _profiler_counts(graph: tf.Graph) -> dict[str, int]:

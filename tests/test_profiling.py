@@ -75,6 +75,14 @@ def test_deeprx_blocks_sum_to_total_and_match_analytic(tiny_deeprx):
     assert {"Relu", "FusedBatchNormV3"} <= set(report.zero_ops)
 
 
+def test_counting_flops_keeps_stderr_quiet(tiny_deeprx, capfd):
+    """Freezing the graph runs a grappler session whose absl log lines reach the terminal
+    (descriptor 2) past TF_CPP_MIN_LOG_LEVEL: `count_flops` keeps them off it."""
+    capfd.readouterr()
+    count_flops(tiny_deeprx, (14, 12, 10))
+    assert capfd.readouterr().err == ""
+
+
 def test_flops_scale_linearly_with_prbs(tiny_deeprx):
     totals = [count_flops(tiny_deeprx, (14, 12 * n, 10)).total_flops for n in (1, 2, 3)]
     assert totals[1] == 2 * totals[0] and totals[2] == 3 * totals[0]
