@@ -7,10 +7,11 @@
    trained teachers given as checkpoints (such as the shipped model).
 3. ``alpha`` (Table III) and ``temperature`` (Fig. 5): the student
    distilled from the KD teacher (step 2's best, the paper's rule, or the
-   plan's ``kd_teacher``) over an alpha grid (for each KD
-   reduction asked for: the paper's alphas balance a KD term summed over a
-   slot's REs and bits, not averaged), then over a T grid at the best
-   alpha and reduction.
+   plan's ``kd_teacher``) over an alpha grid (for each KD reduction asked
+   for: the KD term averaged over a slot's REs and bits, or summed, which
+   scales the alpha that balances the two terms by the bits per slot), then
+   over a T grid at the best alpha and reduction (or the plan's
+   ``kd_alpha`` and ``kd_reduction``).
 4. ``final`` (Fig. 6): BER vs SINR of the KD student (KD teacher, alpha,
    T) and the same student from scratch, each trained with several seeds,
    the teacher and LS+LMMSE, with 1 and 2 DMRS symbols, all on the same
@@ -209,15 +210,18 @@ class KDExperiment:
                                      "best_alpha": best["alpha"], "best_kd_reduction": best["kd_reduction"]},
                            "alpha", series, "alpha", logx=True)
 
-    def _best_alpha(self) -> tuple[float, str]:
-        """Step 3a's best alpha and its KD reduction."""
+    def kd_alpha(self) -> tuple[float, str]:
+        """The alpha of steps 3b and 4 and its KD reduction: the plan's ``kd_alpha`` and
+        ``kd_reduction``, else step 3a's best pair."""
+        if self.plan.kd_alpha is not None:
+            return self.plan.kd_alpha, self.plan.kd_reduction
         result = self._result("alpha", self.alpha)
         return result["best_alpha"], result.get("best_kd_reduction", self.plan.kd_reduction)
 
     def temperature(self) -> dict:
-        """Step 3b (Fig. 5): the T grid at the best alpha (and its reduction), from the KD teacher."""
+        """Step 3b (Fig. 5): the T grid at the KD alpha (and its reduction), from the KD teacher."""
         p, teacher = self.plan, self.kd_teacher()
-        alpha, reduction = self._best_alpha()
+        alpha, reduction = self.kd_alpha()
         rows = [self._entry(*self.distilled(p.student_width, teacher, alpha, t, reduction=reduction),
                             temperature=t)
                 for t in p.temperatures]
@@ -235,7 +239,7 @@ class KDExperiment:
         from link_sim.plots import plot_ber_intervals
 
         p, teacher = self.plan, self.kd_teacher()
-        alpha, reduction = self._best_alpha()
+        alpha, reduction = self.kd_alpha()
         temperature = self._result("temperature", self.temperature)["best_temperature"]
         seeds = [self.train_config.seed + k for k in range(p.final_num_seeds)]
         arms = {"scratch student": [self.scratch(p.student_width, s)[0] for s in seeds],

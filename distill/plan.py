@@ -57,14 +57,17 @@ class KDPlan:
         `None` (default): the teacher whose student validated best in step 2,
         the paper's rule.
     alphas, temperatures : tuple of float
-        Step 3 grids (alpha first, at ``temperature``; then T at the best alpha).
+        Step 3 grids (alpha first, at ``temperature``; then T at the KD alpha).
+    kd_alpha : float, optional
+        The alpha of steps 3b and 4, with ``kd_reduction``. `None` (default):
+        step 3a's best alpha and reduction, the paper's rule.
     alpha, temperature : float
         Step 2's alpha and T.
     kd_loss, kd_reduction : str
         The distillation loss of every KD run (`KD_LOSS_NAMES`, `KD_REDUCTIONS`).
     alpha_reductions : tuple of str
         Step 3a runs its alpha grid with each of these KD reductions (default:
-        ``kd_reduction`` alone); steps 3b and 4 use the best one.
+        ``kd_reduction`` alone); steps 3b and 4 use the best one (or ``kd_alpha``).
     final_sinr_db : tuple of float
         Step 4's SINR grid.
     final_dmrs_symbols : tuple of int
@@ -90,6 +93,7 @@ class KDPlan:
     kd_teacher: float | str | None = None
     alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 5e5)
     temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
+    kd_alpha: float | None = None
     alpha: float = 1.0
     temperature: float = 3.0
     final_sinr_db: tuple[float, ...] = DEFAULT_SINR_GRID_DB
@@ -118,12 +122,13 @@ class KDPlan:
             raise InputError(f"kd_teacher {self.kd_teacher!r} is none of step 2's teachers (teacher_widths "
                              f"{list(self.teacher_widths)}, teacher_checkpoints {list(self.teacher_checkpoints)})")
         widths = (*self.student_widths, self.student_width, *self.teacher_widths)
-        values = (*widths, *self.temperatures, self.temperature, *self.alphas, self.alpha)
+        alphas = (*self.alphas, self.alpha, *(() if self.kd_alpha is None else (self.kd_alpha,)))
+        values = (*widths, *self.temperatures, self.temperature, *alphas)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise InputError("widths, alphas and temperatures must be finite numbers")
         if min(widths) <= 0 or min(self.temperatures) <= 0 or self.temperature <= 0:
             raise InputError("widths and temperatures must be positive")
-        if min(self.alphas) < 0 or self.alpha < 0:
+        if min(alphas) < 0:
             raise InputError("alpha must be non-negative")
         check_kd_loss(self.kd_loss, self.kd_reduction)
         reductions = tuple(dict.fromkeys(self.alpha_reductions)) or (self.kd_reduction,)

@@ -308,28 +308,31 @@ def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):
     assert not (tmp_path / "s" / "runs").exists()
 
 
-def test_sweep_kd_teacher_overrides_the_best_teacher(tmp_path, capsys):
-    """Steps 3 and 4 distil from --kd-teacher when given, else from step 2's best; a --kd-teacher
-    that is none of step 2's teachers is refused in one line before any run trains."""
+def test_sweep_kd_teacher_and_alpha_override_the_best(tmp_path, capsys):
+    """Steps 3 and 4 distil from --kd-teacher and steps 3b and 4 with --kd-alpha when given, else
+    from step 2's best teacher and step 3a's best alpha; a --kd-teacher that is none of step 2's
+    teachers, or a negative --kd-alpha, is refused in one line before any run trains."""
     from deeprx_tf.train_config import TrainConfig
     from distill.experiments import KDExperiment
     from distill.plan import KDPlan
     from link_sim.config import LinkConfig
 
     def experiment(out, **plan):
+        out.mkdir()
+        (out / "teacher_size.json").write_text(json.dumps({"best_teacher": 0.125}))
+        (out / "alpha.json").write_text(json.dumps({"best_alpha": 5e5, "best_kd_reduction": "sum"}))
         return KDExperiment(KDPlan(teacher_widths=(0.125, 0.25), **plan), LinkConfig(), TrainConfig(), out)
 
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "teacher_size.json").write_text(json.dumps({"best_teacher": 0.125}))
-    assert experiment(tmp_path / "a").kd_teacher() == 0.125
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "teacher_size.json").write_text(json.dumps({"best_teacher": 0.125}))
-    assert experiment(tmp_path / "b", kd_teacher=0.25).kd_teacher() == 0.25
-    for kd_teacher, message in [("x0.25", "neither a --teacher nor a width"), ("0.5", "none of step 2's teachers")]:
+    paper_rule = experiment(tmp_path / "a")
+    assert paper_rule.kd_teacher() == 0.125 and paper_rule.kd_alpha() == (5e5, "sum")
+    chosen = experiment(tmp_path / "b", kd_teacher=0.25, kd_alpha=1.0)
+    assert chosen.kd_teacher() == 0.25 and chosen.kd_alpha() == (1.0, "mean")
+    for option, message in [(["--kd-teacher", "x0.25"], "neither a --teacher nor a width"),
+                            (["--kd-teacher", "0.5"], "none of step 2's teachers"),
+                            (["--kd-alpha", "-1"], "--kd-alpha")]:
         capsys.readouterr()
         with pytest.raises(SystemExit) as exc:
-            main(["sweep", *TINY, "--teacher-widths", "0.125,0.25", "--kd-teacher", kd_teacher,
-                  "--out", str(tmp_path / "s")])
+            main(["sweep", *TINY, "--teacher-widths", "0.125,0.25", *option, "--out", str(tmp_path / "s")])
         err = capsys.readouterr().err
         assert exc.value.code == 2 and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "s").exists()

@@ -38,6 +38,9 @@ _PLAN = KDPlan()
               help="Step temperature (Fig. 5): T grid, at the best alpha.")
 @click.option("--alpha", type=FiniteFloatRange(min=0), default=_PLAN.alpha, show_default=True,
               help="alpha of the teacher_size step.")
+@click.option("--kd-alpha", type=FiniteFloatRange(min=0),
+              help="alpha of the temperature and final steps, with --kd-reduction (default: the best "
+                   "alpha and reduction of the alpha step).")
 @click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=_PLAN.temperature,
               show_default=True, help="T of the teacher_size and alpha steps.")
 @click.option("--kd-loss", type=click.Choice(KD_LOSS_NAMES), default=_PLAN.kd_loss, show_default=True,
@@ -64,7 +67,7 @@ _PLAN = KDPlan()
 @training_options
 @uses_tensorflow
 def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, model_config_path, alphas, temperatures,
-          alpha, temperature, kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds,
+          alpha, kd_alpha, temperature, kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds,
           final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
@@ -100,7 +103,8 @@ def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, m
                   teacher_checkpoints=tuple(str(t) for t in teachers), kd_teacher=kd_teacher,
                   alphas=parse_list(alphas, "--alphas"),
                   temperatures=parse_list(temperatures, "--temperatures"),
-                  alpha=alpha, temperature=temperature, kd_loss=kd_loss, kd_reduction=kd_reduction,
+                  alpha=alpha, kd_alpha=kd_alpha, temperature=temperature, kd_loss=kd_loss,
+                  kd_reduction=kd_reduction,
                   alpha_reductions=parse_list(alpha_reductions, "--alpha-reductions", str.strip)
                   if alpha_reductions else (),
                   final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
