@@ -35,7 +35,7 @@ _PLAN = KDPlan()
 @click.option("--alphas", default=format_list(_PLAN.alphas), show_default=True,
               help="Step alpha (Table III): alpha grid.")
 @click.option("--temperatures", default=format_list(_PLAN.temperatures), show_default=True,
-              help="Step temperature (Fig. 5): T grid, at the best alpha.")
+              help="Step temperature (Fig. 5): T grid, at the best alpha (or --kd-alpha).")
 @click.option("--alpha", type=FiniteFloatRange(min=0), default=_PLAN.alpha, show_default=True,
               help="alpha of the teacher_size step.")
 @click.option("--kd-alpha", type=FiniteFloatRange(min=0),
