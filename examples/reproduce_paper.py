@@ -42,12 +42,10 @@ PAPER = {
 #: What each budget trains and simulates. "cpu": the student x0.3 and the shipped x0.5 teacher keep
 #: the paper's 11/30 FLOPs ratio (0.101 / 0.263 of the paper model's FLOPs per RE); every run 2,500
 #: steps of 16 slots of the default scenario's training set (six channel models, 1 and 2 DMRS
-#: symbols, SINR 0-40 dB). Steps 3 and 4 distil from the shipped teacher (``--kd-teacher``): in
-#: step 2 no teacher moved the student measurably, so the paper's "best teacher" would be chosen by
-#: noise, and the shipped model is the one better than the student. Likewise alpha: Table III
-#: came out flat (all within 0.004), and its best, 5e5 on a mean KD term, leaves the KD term a
-#: millionth of the loss; steps 3b and 4 use alpha 1 on the mean (``--kd-alpha 1``), Fig. 4's
-#: setting, where both terms are averaged and weigh alike.
+#: symbols, SINR 0-40 dB). The teacher and alpha of steps 3 and 4 are named (``--kd-teacher``,
+#: ``--kd-alpha``) rather than the best of steps 2 and 3a, whose runs this budget does not tell
+#: apart: the shipped teacher, and alpha 1 on the averaged KD term, where it weighs like the student
+#: loss (docs/REPRODUCTION.md, Fig. 4 and Table III, has the measurements behind the choice).
 BUDGETS = {
     "cpu": {
         "scenario": [],
