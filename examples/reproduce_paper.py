@@ -44,8 +44,8 @@ PAPER = {
 #: steps of 16 slots of the default scenario's training set (six channel models, 1 and 2 DMRS
 #: symbols, SINR 0-40 dB). The teacher and alpha of steps 3 and 4 are named (``--kd-teacher``,
 #: ``--kd-alpha``) rather than the best of steps 2 and 3a, whose runs this budget does not tell
-#: apart: the shipped teacher, and alpha 1 on the averaged KD term, where it weighs like the student
-#: loss (docs/REPRODUCTION.md, Fig. 4 and Table III, has the measurements behind the choice).
+#: apart: the shipped teacher, and alpha 1 on the averaged KD term (both terms averaged, weighted
+#: alike; docs/REPRODUCTION.md, Fig. 4 and Table III, has the measurements behind the choice).
 BUDGETS = {
     "cpu": {
         "scenario": [],
