@@ -235,7 +235,6 @@ class KDExperiment:
         with confidence bands and the SINR gain with its interval; teacher and LS+LMMSE."""
         from deeprx_tf.checkpoint import load_checkpoint
         from deeprx_tf.receiver import DeepRxReceiver
-        from link_sim.compare import compare_receivers
         from link_sim.plots import plot_ber_intervals
 
         p, teacher = self.plan, self.kd_teacher()
@@ -262,12 +261,7 @@ class KDExperiment:
             self.log(f"final comparison with {dmrs} DMRS symbol(s)")
             folder = self.out / f"final_dmrs{dmrs}"
             folder.mkdir(exist_ok=True)
-            # every model on the same batches at every point: no block-error target, no early stop
-            report = compare_receivers(self.link_config.replace(num_dmrs_symbols=dmrs), receivers,
-                                       p.final_sinr_db, batch_size=p.final_batch_size,
-                                       max_mc_iter=p.final_max_mc_iter, num_target_block_errors=None,
-                                       early_stop=False, target_ber=p.target_ber,
-                                       seed=self.train_config.seed, out_dir=folder)
+            report = self._comparison(folder, dmrs, receivers)
             curves = {name: SeedCurves.from_sweeps(name, [report["receivers"][r] for r in members])
                       for name, members in groups.items()}
             students = [curves["scratch student"], curves["KD student"]]
@@ -283,6 +277,26 @@ class KDExperiment:
         result["target_ber"] = p.target_ber
         write_json(self.out / "final.json", result)
         return result
+
+    def _comparison(self, folder: Path, dmrs: int, receivers: dict) -> dict:
+        """Step 4's sweep of every model with ``dmrs`` DMRS symbols, as `compare_receivers`
+        reports it in ``folder``; a finished one there is reused (the folder's ``experiment.json``
+        pins the plan and so the grid, batches and runs), one that stopped part-way is redone."""
+        from link_sim.compare import compare_receivers
+
+        saved = folder / "results.json"
+        if saved.is_file():
+            report = read_json(saved, "comparison")
+            if not report.get("interrupted") and set(report.get("receivers", {})) == set(receivers):
+                self.log(f"reusing the finished comparison in {saved}")
+                return report
+        # every model on the same batches at every point: no block-error target, no early stop
+        p = self.plan
+        return compare_receivers(self.link_config.replace(num_dmrs_symbols=dmrs), receivers,
+                                 p.final_sinr_db, batch_size=p.final_batch_size,
+                                 max_mc_iter=p.final_max_mc_iter, num_target_block_errors=None,
+                                 early_stop=False, target_ber=p.target_ber,
+                                 seed=self.train_config.seed, out_dir=folder)
 
     def run(self, steps: Sequence[str] = STEPS) -> dict:
         """Run the given steps (each reuses finished runs); returns their results by step."""

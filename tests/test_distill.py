@@ -285,10 +285,14 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     assert curves["KD student"]["num_seeds"] == 1 and curves["teacher"]["num_seeds"] == 1
     assert curves["KD student"]["num_batches"] == 2 and len(curves["KD student"]["ci_low"]) == 1
     assert (out / "final_dmrs1" / "ber.png").is_file() and (out / "final_dmrs1" / "fig6.png").is_file()
-    # run again: every finished run is reused, nothing retrains
+    # run again: every finished run and the finished comparison are reused, nothing retrains or
+    # re-simulates, and the result is the same
     stamps = {r: (out / "runs" / r / "weights.h5").stat().st_mtime_ns for r in runs}
+    swept = (out / "final_dmrs1" / "results.json").stat().st_mtime_ns
     main(argv)
     assert stamps == {r: (out / "runs" / r / "weights.h5").stat().st_mtime_ns for r in runs}
+    assert (out / "final_dmrs1" / "results.json").stat().st_mtime_ns == swept
+    assert json.loads((out / "final.json").read_text()) == final
     # another plan in the same folder is refused
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
