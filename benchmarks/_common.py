@@ -1,9 +1,13 @@
-"""What every benchmark records next to its numbers, and how it writes them."""
+"""What every benchmark records next to its numbers, how it writes them, and the oneDNN axis."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import sionna
@@ -12,12 +16,74 @@ import tensorflow as tf
 from link_sim.results import write_json
 
 RESULTS_DIR = Path(__file__).parent / "results"
+#: TensorFlow's oneDNN switch, read once when a process starts: the axis is run as one process per setting.
+ONEDNN_SETTINGS = {"onednn_off": "0", "onednn_on": "1"}
+_CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
+
+
+def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> dict:
+    """The CPU's model name and which of the vector instruction sets TensorFlow cares about it has."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {"cpu_model": model, "cpu_flags": [f for f in _CPU_FLAGS_OF_INTEREST if f in flags]}
 
 
 def write_result(path: Path, result: dict) -> Path:
     """Add the machine and library versions to ``result`` and write it as JSON."""
     result = dict(result,
-                  machine={"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+                  machine={"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                           **cpu_description()},
                   versions={"tensorflow": tf.__version__, "sionna": sionna.__version__})
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json(path, result)
+
+
+def run_onednn_rounds(script: str, args: list[str], rounds: int,
+                      variants: dict[str, list[str]] | None = None) -> dict[str, list[dict]]:
+    """Run ``script --worker-out FILE *args`` once per round, oneDNN setting and variant, alternating.
+
+    Each run is a fresh process with ``TF_ENABLE_ONEDNN_OPTS`` set, since
+    TensorFlow reads it once at start-up; the worker writes its JSON to
+    FILE. ``variants`` (name -> extra arguments) are also run one per
+    process, their order reversed every other round. Returns the worker
+    results of each setting (and variant: ``"setting/variant"``), in round
+    order.
+    """
+    variants = variants or {"": []}
+    results: dict[str, list[dict]] = {}
+    for round_index in range(rounds):
+        for name, value in ONEDNN_SETTINGS.items():
+            order = list(variants.items())
+            for variant, extra in (order if round_index % 2 == 0 else order[::-1]):
+                key = f"{name}/{variant}" if variant else name
+                print(f"round {round_index + 1}/{rounds}, {key} ...", flush=True)
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(tmp) / "worker.json"
+                    subprocess.run([sys.executable, script, "--worker-out", str(out), *args, *extra], check=True,
+                                   env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=value))
+                    results.setdefault(key, []).append(json.loads(out.read_text()))
+    return results
+
+
+def best_of(runs: list[dict], key: str) -> dict[str, float | None]:
+    """Per entry of ``run[key]``, the largest rate over the runs (`None` where no run had one)."""
+    best: dict[str, float | None] = {}
+    for run in runs:
+        for name, rate in run[key].items():
+            best[name] = rate if best.get(name) is None else max(best[name], rate or 0.0)
+    return best
+
+
+def tf_error_line(err) -> str:
+    """The line of a TensorFlow error that says what is missing (its first line is often only
+    "Graph execution error:")."""
+    lines = [line.strip() for line in str(getattr(err, "message", err)).splitlines() if line.strip()]
+    return next((line for line in lines if "support" in line), lines[0] if lines else type(err).__name__)

@@ -30,6 +30,7 @@ from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS, sidecar_path
 from deeprx_tf.layers import with_keras_layers
+from deeprx_tf.model import config_of
 from link_sim import LinkConfig
 from link_sim.errors import InputError, MissingInputError, OutputExistsError
 from link_sim.results import write_atomic, write_json
@@ -236,7 +237,8 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     Parameters
     ----------
     model : tf_keras.Model
-        A DeepRx model (`build_deeprx`), usually fully convolutional.
+        A DeepRx model (`build_deeprx`, `deeprx_tf.load_checkpoint`),
+        usually fully convolutional.
     fmt : "float", "int8", "int16x8" or "edgetpu"
         See `EXPORT_FORMATS`.
     out : str or Path
@@ -272,8 +274,9 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     model_config : DeepRxConfig, optional
         The model's architecture, for its optional inputs
         (`DeepRxConfig.feature_options`, recorded in the sidecar as
-        ``"inputs"`` for `deeprx_tf.TFLiteReceiver`); `None`: the published
-        DeepRx's inputs.
+        ``"inputs"`` for `deeprx_tf.TFLiteReceiver`); by default the one
+        ``model`` carries (`deeprx_tf.model.config_of`), and for a model
+        built otherwise the published DeepRx's inputs.
 
     Returns
     -------
@@ -286,6 +289,7 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     if calibration == "learned" and qat_model is None and fmt in ("int8", "edgetpu"):
         raise InputError("--calibration learned needs a quantization-aware-trained checkpoint "
                          "(deeprx train --qat); this one has no qat_weights.h5")
+    model_config = model_config or config_of(model)
     inputs = (model_config or DeepRxConfig()).feature_options()
     check_model_fits("the model", LinkShape.of_link_config(link_config),
                      num_outputs=int(model.output_shape[-1]), inputs=inputs,

@@ -9,6 +9,9 @@ import tf_keras as keras
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.layers import GroupedDepthwiseConv2D
 
+#: The attribute through which a model built by `build_deeprx` carries its `DeepRxConfig`.
+CONFIG_ATTRIBUTE = "deeprx_config"
+
 
 def _dilation(config: DeepRxConfig, pair: tuple[int, int]) -> tuple[int, int]:
     """A (time, frequency) or (frequency, time) dilation as Keras' (rows=time, cols=frequency)."""
@@ -54,7 +57,8 @@ def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
     Returns
     -------
     tf_keras.Model
-        ``features -> logits``.
+        ``features -> logits``; it carries ``config`` (`config_of`), so
+        `DeepRxReceiver`, the exporter and the profiler need nothing else.
 
         features : [batch, num_ofdm_symbols, num_subcarriers, num_input_channels], tf.float32
             `DeepRxConfig.num_input_channels` (``4 * num_rx_ant + 2`` for
@@ -71,4 +75,19 @@ def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
     x = keras.layers.BatchNormalization(name="head/bn")(x)
     x = keras.layers.ReLU(name="head/relu")(x)
     logits = keras.layers.Conv2D(config.num_outputs, 1, name="head/logits")(x)
-    return keras.Model(inputs, logits, name=name)
+    model = keras.Model(inputs, logits, name=name)
+    setattr(model, CONFIG_ATTRIBUTE, config)
+    return model
+
+
+def config_of(model) -> DeepRxConfig | None:
+    """The `DeepRxConfig` a model was built with (`build_deeprx`, `deeprx_tf.load_checkpoint`),
+    `None` for a model built otherwise.
+
+    Example
+    -------
+    >>> config_of(build_deeprx(DeepRxConfig().scaled(0.125))).conv_in_filters
+    8
+    """
+    config = getattr(model, CONFIG_ATTRIBUTE, None)
+    return config if isinstance(config, DeepRxConfig) else None

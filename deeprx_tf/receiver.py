@@ -10,14 +10,14 @@ import warnings
 
 import tensorflow as tf
 from sionna.phy import Block
-from sionna.phy.nr import TBDecoder
 
 from deeprx_tf.checkpoint import Checkpoint
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
+from deeprx_tf.model import config_of
 from link_sim.errors import InputError
-from link_sim.transmitter import tb_encoder_of
+from link_sim.transmitter import transport_block_decoder
 
 
 def _warn_if_unfamiliar(checkpoint: Checkpoint, pusch_transmitter) -> None:
@@ -50,18 +50,20 @@ class DeepRxReceiver(Block):
         The link's transmitter: one UE with one to four layers (several UEs,
         multi-user MIMO, are refused).
     model : tf_keras.Model or Checkpoint
-        A DeepRx model (`build_deeprx`) whose output has one logit per bit
-        of the link's modulation and layer, or a loaded checkpoint
-        (`deeprx_tf.load_checkpoint`), which brings its ``config`` and
-        warns (`UserWarning`) when the link has a DMRS count, MCS or channel
+        A DeepRx model whose output has one logit per bit of the link's
+        modulation and layer: built by `build_deeprx` or loaded by
+        `deeprx_tf.load_checkpoint` (``.model``), it carries its
+        ``config``; or the loaded checkpoint itself, which also warns
+        (`UserWarning`) when the link has a DMRS count, MCS or channel
         model it never trained on.
     return_tb_crc_status : bool
         Also return the transport block CRC status.
     config : DeepRxConfig, optional
         The model's architecture, for its optional inputs (noise variance,
-        interpolated LS estimate, LMMSE-equalized symbols); without it (and
-        without a checkpoint), the model takes the published DeepRx's
-        ``4 * num_rx_ant + 2`` input channels.
+        interpolated LS estimate, LMMSE-equalized symbols); by default the
+        one the model carries (`deeprx_tf.model.config_of`), and for a model
+        built otherwise the published DeepRx's ``4 * num_rx_ant + 2`` input
+        channels.
     input_domain : "freq"
         As `PUSCHReceiver`'s; DeepRx receives the post-FFT grid, so "time"
         (or a transmitter with ``output_domain="time"``) is refused.
@@ -102,6 +104,7 @@ class DeepRxReceiver(Block):
         if isinstance(model, Checkpoint):
             _warn_if_unfamiliar(model, pusch_transmitter)
             model, config = model.model, model.config
+        config = config or config_of(model)
         self._inputs = (config or DeepRxConfig()).feature_options()
         # one UE (a multi-user transmitter is refused here in one line), its layers and DMRS ports
         self._layout = GridLayout(pusch_transmitter, **self._inputs)
@@ -116,7 +119,7 @@ class DeepRxReceiver(Block):
         self._check(self._link)  # the receive antennas too where the transmitter knows them
         self._model = model
         self._return_tb_crc_status = return_tb_crc_status
-        self._tb_decoder = TBDecoder(tb_encoder_of(pusch_transmitter), precision=precision)
+        self._tb_decoder = transport_block_decoder(pusch_transmitter, precision=precision)
 
     def _fit_check(self, model, config):
         """``check(link: LinkShape)``: raises `InputError` unless ``model`` receives the link."""

@@ -16,6 +16,7 @@ _EXPORTS = {
     "LinkTransmitter": "link_sim.transmitter",
     "make_pusch_config": "link_sim.transmitter",
     "tb_encoder_of": "link_sim.transmitter",
+    "transport_block_decoder": "link_sim.transmitter",
     "BASELINE_RECEIVERS": "link_sim.receivers",
     "CodedBitReceiver": "link_sim.receivers",
     "LMMSEReceiver": "link_sim.receivers",

@@ -24,6 +24,7 @@ import tensorflow as tf
 from sionna.phy.nr import PUSCHReceiver
 
 from link_sim.errors import InputError
+from link_sim.transmitter import transport_block_decoder
 
 #: Names of the receivers this module builds (see `make_baseline_receiver`).
 BASELINE_RECEIVERS = ("lmmse", "perfect-csi")
@@ -77,6 +78,8 @@ class LMMSEReceiver(PUSCHReceiver):
         super().__init__(pusch_transmitter,
                          channel_estimator="perfect" if perfect_csi else None,
                          return_tb_crc_status=return_tb_crc_status,
+                         # PUSCHReceiver's own decoder shares the transmitter's CRC encoder
+                         tb_decoder=transport_block_decoder(pusch_transmitter, precision=precision),
                          precision=precision, **kwargs)
         self.requires_channel = perfect_csi
 

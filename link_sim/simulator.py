@@ -10,12 +10,11 @@ from typing import NamedTuple, Union
 import tensorflow as tf
 from sionna.phy import Block, config as sionna_config
 from sionna.phy.channel import AWGN, ApplyOFDMChannel
-from sionna.phy.nr import TBDecoder
 
 from link_sim.channels import ChannelSampler
 from link_sim.config import LinkConfig
 from link_sim.receivers import make_baseline_receiver
-from link_sim.transmitter import LinkTransmitter, tb_encoder_of
+from link_sim.transmitter import LinkTransmitter, transport_block_decoder
 
 #: Largest share of the impairment power an interferer may take; the rest
 #: is thermal noise (a drawn SIR below the SINR point is capped to this).
@@ -117,7 +116,7 @@ class LinkSimulator(Block):
         self._receiver = receiver
         self._requires_channel = bool(getattr(receiver, "requires_channel", False))
         self._has_llr = hasattr(receiver, "compute_llr")
-        self._decoder = TBDecoder(tb_encoder_of(self._transmitter), precision=precision)
+        self._decoder = transport_block_decoder(self._transmitter, precision=precision)
 
     @property
     def config(self) -> LinkConfig:

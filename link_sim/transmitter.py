@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
-from sionna.phy.nr import PUSCHConfig, PUSCHTransmitter, TBEncoder
+import copy
+
+import tensorflow as tf
+from sionna.phy.fec.crc import CRCEncoder
+from sionna.phy.nr import PUSCHConfig, PUSCHTransmitter, TBDecoder, TBEncoder
 
 from link_sim.config import LinkConfig
 
@@ -42,6 +46,41 @@ def tb_encoder_of(pusch_transmitter: PUSCHTransmitter) -> TBEncoder:
     place that does so.
     """
     return pusch_transmitter._tb_encoder  # pylint: disable=protected-access
+
+
+def transport_block_decoder(pusch_transmitter: PUSCHTransmitter, precision=None) -> TBDecoder:
+    """A `TBDecoder` for the transmitter's transport blocks that never changes the transmitter.
+
+    Sionna's `TBDecoder` checks the CRC by re-encoding with the encoder's
+    own `CRCEncoder`, on words longer than the transmitter's, and a
+    `CRCEncoder` called with a new length rebuilds its generator matrix in
+    whatever graph is being traced. Shared with the transmitter (as
+    `PUSCHReceiver` shares it), the matrix flips between the two lengths in
+    every trace, and a trace that stops between transmitter and decoder (a
+    refused receiver, an error) leaves the transmitter holding a constant of
+    a dead graph: every later call fails with "... is out of scope". This
+    decoder has CRC encoders of its own (built once, outside any graph, by
+    Sionna's `Block`), and building it re-encodes one block eagerly so that
+    the transmitter's own are built outside any graph too, whatever an
+    earlier receiver (Sionna's own, say) left there.
+
+    Parameters
+    ----------
+    pusch_transmitter : sionna.phy.nr.PUSCHTransmitter
+    precision : None, "single" or "double"
+
+    Returns
+    -------
+    sionna.phy.nr.TBDecoder
+    """
+    encoder = tb_encoder_of(pusch_transmitter)
+    with tf.init_scope():  # eager even when a receiver is built inside a traced function
+        encoder(tf.zeros([1, encoder.num_tx, encoder.tb_size], encoder.rdtype))
+    own = copy.copy(encoder)  # same code, interleaver and scrambler; only the CRC blocks are its own
+    own._tb_crc_encoder = CRCEncoder(encoder.tb_crc_encoder.crc_degree, precision=encoder.precision)
+    if encoder.cb_crc_encoder is not None:
+        own._cb_crc_encoder = CRCEncoder(encoder.cb_crc_encoder.crc_degree, precision=encoder.precision)
+    return TBDecoder(own, precision=precision)
 
 
 class LinkTransmitter(PUSCHTransmitter):

@@ -8,8 +8,9 @@ counts 2 FLOPs per multiply-accumulate; ReLU, batch normalisation, adds
 and data-movement ops count 0 and are listed as such.
 
 `build_deeprx`'s dilated depthwise convolutions run as grouped ``Conv2D``
-ops with native dilations (`deeprx_tf.layers`), which the profiler counts
-exactly. Keras' own dilated ``DepthwiseConv2D`` is lowered to
+ops with native dilations where that form is chosen (`deeprx_tf.layers`),
+which the profiler counts exactly, and otherwise in Keras' own form: a
+dilated ``DepthwiseConv2D`` is lowered to
 ``SpaceToBatchND -> DepthwiseConv2dNative -> BatchToSpaceND``: when the
 grid is not a multiple of the dilation, ``SpaceToBatchND`` pads it and the
 profiler counts the padded positions too; the count is scaled back to the

@@ -16,8 +16,9 @@ from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_check
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker, training_dataset
 from deeprx_tf.features import GridLayout
-from deeprx_tf.layers import GroupedDepthwiseConv2D, with_keras_layers
-from deeprx_tf.model import build_deeprx
+from deeprx_tf import layers
+from deeprx_tf.layers import GroupedDepthwiseConv2D, dilated_conv_kernel, set_dilated_conv_kernel, with_keras_layers
+from deeprx_tf.model import build_deeprx, config_of
 from deeprx_tf.shipped import shipped_checkpoint
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
@@ -65,9 +66,26 @@ def test_for_flops_hits_target():
     assert config.size_vs_paper() == pytest.approx(11 / 30, rel=0.05)
 
 
+@pytest.fixture
+def kernel_policy(monkeypatch):
+    """The dilated-convolution form as a test leaves it: nothing forced, the automatic choice re-made."""
+    monkeypatch.delenv(layers.DILATED_CONV_ENV, raising=False)
+    monkeypatch.setattr(layers, "_forced", None)
+    layers._auto_kernel.cache_clear()
+    yield layers
+    layers._auto_kernel.cache_clear()
+
+
+#: Forms that run in this process: the grouped one needs oneDNN on the CPU (or a GPU).
+RUNNABLE_FORMS = ["depthwise"] + (["grouped"] if layers.onednn_enabled() or tf.config.list_logical_devices("GPU")
+                                  else [])
+
+
+@pytest.mark.parametrize("form", RUNNABLE_FORMS)
 @pytest.mark.parametrize("dilation", [(1, 1), (2, 3), (3, 6)])
-def test_grouped_depthwise_is_keras_depthwise(dilation):
-    # same kernel, same function and gradients as Keras' own (SpaceToBatchND) layer
+def test_grouped_depthwise_is_keras_depthwise(dilation, form, kernel_policy):
+    # same kernel, same function and gradients as Keras' own (SpaceToBatchND) layer, in either form
+    set_dilated_conv_kernel(form)
     keras.utils.set_random_seed(3)
     x = tf.random.normal([2, 14, 12, 5])
     grouped = GroupedDepthwiseConv2D(3, padding="same", depth_multiplier=2, dilation_rate=dilation)
@@ -87,6 +105,80 @@ def test_grouped_depthwise_is_keras_depthwise(dilation):
     np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
     for a, b in zip(*gradients):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("device, onednn, flags, expected", [
+    ("GPU", False, "avx2", "grouped"),
+    ("CPU", True, "avx2 avx512f avx512_vnni", "grouped"),  # oneDNN on by TensorFlow's default there
+    ("CPU", True, "avx2 amx_tile", "grouped"),
+    ("CPU", True, "avx2 avx512f", "depthwise"),  # oneDNN on by hand: its grouped kernel is the slow one
+    ("CPU", False, "avx2 avx512f avx512_vnni", "depthwise"),  # no grouped kernel in a graph at all
+])
+def test_the_kernel_rule(device, onednn, flags, expected, kernel_policy, monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: fpu sse2 {flags}\n")
+    monkeypatch.setattr(layers, "CPUINFO", str(cpuinfo))
+    monkeypatch.setattr(layers, "onednn_enabled", lambda: onednn)
+    assert dilated_conv_kernel(device) == expected
+    other = "depthwise" if expected == "grouped" else "grouped"
+    monkeypatch.setenv(layers.DILATED_CONV_ENV, other)  # the environment forces a form ...
+    assert dilated_conv_kernel(device) == other
+    set_dilated_conv_kernel(expected)  # ... and the function overrides the environment
+    assert dilated_conv_kernel(device) == expected
+    set_dilated_conv_kernel("auto")
+    assert dilated_conv_kernel(device) == expected
+    with pytest.raises(ValueError, match="choose one of auto, grouped, depthwise"):
+        set_dilated_conv_kernel("fast")
+    monkeypatch.setattr(layers, "_forced", None)
+    monkeypatch.setenv(layers.DILATED_CONV_ENV, "fast")
+    with pytest.raises(ValueError, match="DEEPRX_DILATED_CONV is 'fast'"):
+        dilated_conv_kernel(device)
+
+
+def test_cpu_instructions_are_read_from_cpuinfo(tmp_path):
+    with_vnni, without = tmp_path / "a", tmp_path / "b"
+    with_vnni.write_text("model name\t: x\nflags\t\t: avx2 avx512f avx512_vnni\n")
+    without.write_text("model name\t: x\nflags\t\t: avx2 fma\n")
+    assert layers.cpu_has_onednn_default_instructions(str(with_vnni))
+    assert not layers.cpu_has_onednn_default_instructions(str(without))
+    assert not layers.cpu_has_onednn_default_instructions(str(tmp_path / "missing"))
+
+
+def test_the_traced_graph_uses_the_chosen_form_and_runs(kernel_policy):
+    # the regression of an AVX2 machine: in a graph, the grouped form has no CPU kernel without oneDNN
+    model = build_deeprx(TINY)
+    features = tf.random.normal([2, 14, 12, TINY.num_input_channels])
+    for form in RUNNABLE_FORMS:
+        set_dilated_conv_kernel(form)
+        fn = tf.function(lambda f: model(f, training=False))
+        ops = {op.type for op in fn.get_concrete_function(features).graph.get_operations()}
+        assert ("SpaceToBatchND" in ops) == (form == "depthwise"), ops
+        np.testing.assert_allclose(fn(features).numpy(), model(features, training=False).numpy(),
+                                   rtol=1e-4, atol=1e-4)
+    set_dilated_conv_kernel("auto")
+    assert dilated_conv_kernel() in RUNNABLE_FORMS  # the automatic choice runs here
+    assert tf.function(lambda f: model(f, training=False))(features).shape == (2, 14, 12, 8)
+
+
+def test_a_model_carries_its_configuration(tiny_config):
+    shipped = load_checkpoint("default")
+    assert config_of(shipped.model) == shipped.config and shipped.config.equalized_input
+    assert config_of(build_deeprx(TINY)) == TINY
+    assert config_of(keras.Sequential([keras.layers.Dense(1)])) is None
+    # the shipped model takes the equalized input: the Keras model alone is enough now
+    sim = LinkSimulator(tiny_config, "lmmse")
+    batch = sim.transmit(2, 30.0)
+    for precision in (None, "double"):
+        rx = DeepRxReceiver(sim.transmitter, shipped.model, precision=precision)
+        llr = rx.compute_llr(batch.y, batch.no)
+        assert llr.shape == batch.c.shape
+        reference = DeepRxReceiver(sim.transmitter, shipped).compute_llr(batch.y, batch.no)
+        np.testing.assert_allclose(llr.numpy(), reference.numpy(), rtol=1e-5, atol=1e-4)
+    # a foreign model of the published width is still refused in one line where it does not fit
+    foreign = keras.Sequential([keras.Input((None, None, 13)), keras.layers.Conv2D(8, 1)])
+    with pytest.raises(ValueError, match="takes 13 input channels") as exc:
+        DeepRxReceiver(sim.transmitter, foreign)
+    assert "\n" not in str(exc.value)
 
 
 def test_shipped_checkpoint_same_logits_in_both_formulations():
@@ -135,12 +227,15 @@ def test_optional_inputs_noise_and_interpolated_ls(tiny_config):
     assert np.mean(np.abs(x_hat[2][mask] - x[2][mask]) ** 2) < 0.05
     assert np.mean(np.abs(x_hat[0][mask] - x[0][mask]) ** 2) > np.mean(np.abs(x_hat[2][mask] - x[2][mask]) ** 2)
     assert e[2, mask, 12].mean() < e[0, mask, 12].mean() < 0  # log10 of the effective noise variance
-    # the receiver takes the checkpoint's options; the bare model alone is refused in one line
+    # the receiver takes the options the model carries (or config=); a model that does not carry
+    # them (a clone) is refused in one line
     model = build_deeprx(config)
     llr = DeepRxReceiver(simulator.transmitter, model, config=config).compute_llr(batch.y, batch.no)
     assert llr.shape == (3, 1, layout.num_data_re * 8)
+    np.testing.assert_array_equal(DeepRxReceiver(simulator.transmitter, model).compute_llr(batch.y, batch.no),
+                                  llr)
     with pytest.raises(ValueError, match="input channels"):
-        DeepRxReceiver(simulator.transmitter, model).compute_llr(batch.y, batch.no)
+        DeepRxReceiver(simulator.transmitter, keras.models.clone_model(model)).compute_llr(batch.y, batch.no)
 
 
 def test_one_model_serves_two_grid_sizes():

@@ -136,9 +136,9 @@ def test_optional_inputs_travel_with_the_file(tiny_config, tmp_path):
     keras.utils.set_random_seed(5)
     model = build_deeprx(config)
     path = tmp_path / "inputs.tflite"
-    with pytest.raises(ValueError, match="input channels"):
-        export_deeprx(model, "float", path, tiny_config)  # without its config: refused before work
-    info = export_deeprx(model, "float", path, tiny_config, model_config=config)
+    with pytest.raises(ValueError, match="input channels"):  # a model without its config: refused before work
+        export_deeprx(keras.models.clone_model(model), "float", path, tiny_config)
+    info = export_deeprx(model, "float", path, tiny_config)  # the model carries its config
     assert info["inputs"] == {"noise_input": True, "ls_interpolation": "lin", "equalized_input": False}
     assert TFLiteModel(path).inputs == info["inputs"]
     TFLiteModel(path).check_fits_scenario(tiny_config)
@@ -181,6 +181,49 @@ def test_tflite_receiver_refuses_xla_in_one_line(exports, tiny_config):
         tf.function(rx.compute_llr, jit_compile=True)(y)
     assert "\n" not in str(exc.value)
     assert tf.function(rx.compute_llr)(y).shape == rx.compute_llr(y).shape  # graph mode runs
+
+
+def test_a_refused_receiver_leaves_the_transmitter_working(exports, tiny_model, tiny_config):
+    # Sionna's own PUSCHReceiver and DeepRx, each in a traced link; the TFLite receiver refused in an
+    # XLA trace, after the transmitter ran in it; then DeepRx eagerly and traced again. The refused
+    # trace used to leave the transmitter's CRC matrix a constant of a dead graph ("out of scope").
+    from sionna.phy.nr import PUSCHReceiver
+    from sionna.phy.utils import sim_ber
+
+    sim = LinkSimulator(tiny_config, "lmmse")
+    tx = sim.transmitter
+
+    def link(rx):
+        def mc(batch_size, ebno_db):
+            batch = sim.transmit(batch_size, ebno_db)
+            return batch.b, rx(batch.y, batch.no)
+        return mc
+
+    def simulate(rx, graph_mode="graph"):
+        return sim_ber(link(rx), [30.0], batch_size=2, max_mc_iter=1, graph_mode=graph_mode, verbose=False)
+
+    simulate(PUSCHReceiver(tx))
+    simulate(DeepRxReceiver(tx, tiny_model))
+    with pytest.raises(ValueError, match="cannot be compiled with XLA"):
+        simulate(TFLiteReceiver(tx, exports["float"][0]), "xla")
+    x, b = tx(1)
+    batch = sim.transmit(1, 30.0)
+    assert DeepRxReceiver(tx, tiny_model)(batch.y, batch.no).shape == b.shape
+    ber, _ = simulate(DeepRxReceiver(tx, tiny_model))
+    assert 0.0 <= float(ber[0]) <= 1.0
+
+
+def test_the_shipped_keras_model_exports_with_its_inputs(tiny_config, tmp_path):
+    # the Keras model alone carries its configuration: the export records its optional inputs,
+    # and the file's receiver computes them
+    shipped = load_checkpoint("default")
+    info = export_deeprx(shipped.model, "float", tmp_path / "m.tflite", tiny_config)
+    assert info["inputs"] == shipped.config.feature_options() and info["inputs"]["equalized_input"]
+    sim = LinkSimulator(tiny_config, "lmmse")
+    batch = sim.transmit(2, 30.0)
+    llr = TFLiteReceiver(sim.transmitter, tmp_path / "m.tflite").compute_llr(batch.y, batch.no)
+    reference = DeepRxReceiver(sim.transmitter, shipped.model).compute_llr(batch.y, batch.no)
+    np.testing.assert_allclose(llr.numpy(), reference.numpy(), rtol=1e-3, atol=1e-3 * np.abs(reference).max())
 
 
 def test_export_refuses_to_clobber(exports, tiny_model, tiny_config):

@@ -112,8 +112,10 @@ def test_layer_counts_are_checked_in_one_line(two_layers, tiny_config):
         check_fits_scenario(two, tiny_config)
     model = build_deeprx(TINY)
     tx = PUSCHTransmitter(make_pusch_config(two_layers), output_domain="freq")
+    with pytest.raises(InputError, match="receives 1 layer\\(s\\), the link sends 2"):
+        DeepRxReceiver(tx, model)  # the model carries its configuration
     with pytest.raises(InputError, match="outputs 8 logits per resource element, the link needs 16"):
-        DeepRxReceiver(tx, model)
+        DeepRxReceiver(tx, keras.models.clone_model(model))  # a model that does not
     # two UEs: refused in one line
     with pytest.raises(InputError, match="one UE"):
         GridLayout(PUSCHTransmitter([make_pusch_config(tiny_config), make_pusch_config(tiny_config)],
