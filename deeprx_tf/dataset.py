@@ -24,8 +24,10 @@ from sionna.phy import config as sionna_config
 
 from deeprx_tf.config import DeepRxConfig, link_dimensions
 from deeprx_tf.features import GridLayout
+from deeprx_tf.privileged import PRIVILEGED_SIGNALS, channel_grid
 from deeprx_tf.train_config import TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS
 from link_sim import LinkConfig, LinkSimulator
+from link_sim.errors import InputError
 
 class LinkBatchMaker:
     """Draws batches of ``(features, target)`` from one scenario's link.
@@ -37,11 +39,25 @@ class LinkBatchMaker:
     model_config : DeepRxConfig or None
         The model the features are for (its optional inputs); `None`: the
         published DeepRx's inputs.
+    privileged : sequence of str
+        Privileged targets to add (`deeprx_tf.privileged.PRIVILEGED_SIGNALS`):
+        with any, the target is a dict ``{"bits": target, "channel": ...,
+        "genie_llr": ...}``: the true channel
+        (`deeprx_tf.privileged.channel_grid`) and the perfect-CSI LMMSE
+        receiver's LLRs on the grid (`GridLayout.bits_to_grid`'s layout).
+        They draw no random numbers: the batches are the same with and
+        without them.
     """
 
-    def __init__(self, config: LinkConfig, model_config: DeepRxConfig | None = None):
+    def __init__(self, config: LinkConfig, model_config: DeepRxConfig | None = None,
+                 privileged: Sequence[str] = ()):
+        unknown = set(privileged) - set(PRIVILEGED_SIGNALS)
+        if unknown:
+            raise InputError(f"unknown privileged signal(s) {', '.join(sorted(unknown))}: use "
+                             f"{', '.join(PRIVILEGED_SIGNALS)}")
         self.config = config
-        # the receiver is not used: only `transmit` runs
+        self.privileged = tuple(s for s in PRIVILEGED_SIGNALS if s in privileged)
+        # the perfect-CSI receiver gives the genie LLRs; otherwise only `transmit` runs
         self.simulator = LinkSimulator(config, receiver="perfect-csi")
         options = model_config.feature_options() if model_config is not None else {}
         self.layout = GridLayout(self.simulator.transmitter, **options)
@@ -53,7 +69,16 @@ class LinkBatchMaker:
         labels = self.layout.bits_to_grid(batch.c)
         # [S, F] -> [batch, S, F, 1]
         mask = tf.broadcast_to(self.layout.data_mask[None, :, :, None], tf.shape(labels[..., :1]))
-        return features, tf.concat([labels, mask], axis=-1)
+        target = tf.concat([labels, mask], axis=-1)
+        if not self.privileged:
+            return features, target
+        targets = {"bits": target}
+        if "channel" in self.privileged:
+            targets["channel"] = channel_grid(batch.h)
+        if "genie_llr" in self.privileged:
+            llr = self.simulator.receiver.compute_llr(batch.y, batch.no, batch.h)
+            targets["genie_llr"] = self.layout.bits_to_grid(tf.cast(llr, tf.float32))
+        return features, targets
 
     def __call__(self, batch_size: int, sinr_db):
         """A batch at the given SINR(s) [dB]: scalar or ``[batch_size]``."""
@@ -61,15 +86,42 @@ class LinkBatchMaker:
 
 
 def _makers(config: LinkConfig, channel_models: Sequence[str], dmrs_symbols: Sequence[int],
-            model_config: DeepRxConfig | None):
-    return [LinkBatchMaker(config.replace(channel_model=m, num_dmrs_symbols=d), model_config)
+            model_config: DeepRxConfig | None, privileged: Sequence[str] = ()):
+    return [LinkBatchMaker(config.replace(channel_model=m, num_dmrs_symbols=d), model_config, privileged)
             for m in channel_models for d in dmrs_symbols]
+
+
+def draw_sinr(rng: np.random.Generator, size: int, sinr_db: tuple[float, float], floor_fraction: float = 0.0,
+              floor_db: tuple[float, float] = (25.0, 40.0),
+              floor_rng: np.random.Generator | None = None) -> np.ndarray:
+    """Training SINRs [dB]: uniform in ``sinr_db``, a ``floor_fraction`` of them uniform in ``floor_db``.
+
+    ``rng`` makes the uniform draw, as it always has; which slots move to
+    the floor range (``floor_db`` clipped to ``sinr_db``) is drawn from
+    ``floor_rng``, and a moved slot's SINR is its uniform draw mapped
+    linearly into that range. So ``rng``'s stream, and with it every other
+    draw of the data (channel models, DMRS counts), is the same whatever
+    ``floor_fraction`` is.
+
+    Returns
+    -------
+    [size], np.float32
+    """
+    lo, hi = sinr_db
+    sinr = rng.uniform(lo, hi, size=size)
+    floor_lo, floor_hi = max(lo, floor_db[0]), min(hi, floor_db[1])
+    if floor_fraction > 0 and floor_lo < floor_hi and hi > lo:
+        moved = (floor_rng or np.random.default_rng()).random(size) < floor_fraction
+        sinr = np.where(moved, floor_lo + (sinr - lo) / (hi - lo) * (floor_hi - floor_lo), sinr)
+    return sinr.astype(np.float32)
 
 
 def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
                      channel_models: Sequence[str] = TRAIN_CHANNEL_MODELS,
                      dmrs_symbols: Sequence[int] = (1, 2), prefetch: int = 4,
-                     model_config: DeepRxConfig | None = None) -> tf.data.Dataset:
+                     model_config: DeepRxConfig | None = None, privileged: Sequence[str] = (),
+                     sinr_floor_fraction: float = 0.0,
+                     sinr_floor_db: tuple[float, float] = (25.0, 40.0)) -> tf.data.Dataset:
     """An endless, reproducible `tf.data.Dataset` of training batches.
 
     Each batch comes from one (channel model, DMRS count) pair drawn at
@@ -79,31 +131,36 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     random generator meanwhile. Batches are generated ahead (``prefetch``)
     on a background thread, so the model, not the generator, sets the pace
     where the CPU allows. ``model_config`` says which inputs the features
-    hold (see `LinkBatchMaker`).
+    hold, ``privileged`` which privileged targets they carry (see
+    `LinkBatchMaker`); ``sinr_floor_fraction`` of the slots draw their SINR
+    in ``sinr_floor_db`` instead (`draw_sinr`).
 
     Returns
     -------
     tf.data.Dataset
         Elements ``(features [batch, S, F, num_input_channels],
-        target [batch, S, F, num_layers * bits + 1])``.
+        target [batch, S, F, num_layers * bits + 1])``, the target a dict
+        with privileged targets (`LinkBatchMaker`).
     """
-    makers = _makers(config, channel_models, dmrs_symbols, model_config)
-    lo, hi = config.sinr_db
+    makers = _makers(config, channel_models, dmrs_symbols, model_config, privileged)
     layout = makers[0].layout
 
     def generate():
-        rng = np.random.default_rng(seed)
+        rng, floor_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
         sionna_config.seed = seed
         while True:
             maker = makers[rng.integers(len(makers))]
-            sinr = rng.uniform(lo, hi, size=batch_size).astype(np.float32)
-            yield maker(batch_size, sinr)
+            yield maker(batch_size, draw_sinr(rng, batch_size, config.sinr_db, sinr_floor_fraction,
+                                              sinr_floor_db, floor_rng))
 
-    bits = layout.num_outputs
+    grid = [batch_size, layout.num_ofdm_symbols, layout.fft_size]
     num_channels = (model_config or DeepRxConfig(**link_dimensions(config))).num_input_channels
-    spec = (tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, num_channels],
-                          tf.float32),
-            tf.TensorSpec([batch_size, layout.num_ofdm_symbols, layout.fft_size, bits + 1], tf.float32))
+    target = tf.TensorSpec(grid + [layout.num_outputs + 1], tf.float32)
+    if makers[0].privileged:
+        widths = {"channel": 2 * config.num_rx_ant * config.num_tx_ant, "genie_llr": layout.num_outputs}
+        target = {"bits": target, **{s: tf.TensorSpec(grid + [widths[s]], tf.float32)
+                                     for s in makers[0].privileged}}
+    spec = (tf.TensorSpec(grid + [num_channels], tf.float32), target)
     return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(prefetch)
 
 

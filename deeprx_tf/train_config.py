@@ -18,6 +18,10 @@ TRAIN_CHANNEL_MODELS = ("CDL-B", "CDL-C", "CDL-D", "TDL-B", "TDL-C", "TDL-D")
 VALIDATION_CHANNEL_MODELS = ("CDL-A", "CDL-E", "TDL-A", "TDL-E")
 #: `tf.distribute` strategies `deeprx_tf.training.make_strategy` builds.
 STRATEGIES = ("default", "mirrored", "multiworker")
+#: Warm-up steps of a run of at least 10 times as many steps (`TrainConfig.warmup_steps`).
+DEFAULT_WARMUP_STEPS = 200
+#: Optimizers (`deeprx_tf.optimizers.make_optimizer`).
+OPTIMIZERS = ("adam", "lamb")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +38,9 @@ class TrainConfig:
         Steps between validations, checkpoints and log lines.
     learning_rate : float
         Peak learning rate of the warm-up then linear-decay schedule (Adam).
-    warmup_steps : int
-        Steps of linear warm-up.
+    warmup_steps : int or None
+        Steps of linear warm-up; `None` (default): `DEFAULT_WARMUP_STEPS`,
+        or a tenth of ``steps`` for a shorter run.
     seed : int
         Seed of the weights' initialisation and of the training data.
     validation_sinr_db : tuple of float
@@ -57,13 +62,28 @@ class TrainConfig:
     qat : bool
         Quantization-aware training for int8 export (`deeprx_tf.qat`);
         usually a fine-tuning stage of a float model.
+    optimizer : "adam" or "lamb"
+        Adam, or LAMB (`deeprx_tf.optimizers.Lamb`, the DeepRx paper's).
+    weight_decay : float
+        LAMB's decoupled weight decay.
+    channel_loss_weight : float
+        Initial weight of the auxiliary channel-estimate MSE, decaying
+        linearly to 0 over ``steps`` (0: off; `deeprx_tf.privileged`).
+    genie_loss_weight : float
+        Weight of the cross-entropy to the perfect-CSI LMMSE receiver's
+        soft bits (0: off; `deeprx_tf.privileged`).
+    sinr_floor_fraction : float
+        Fraction of training slots whose SINR is drawn in ``sinr_floor_db``
+        instead of the scenario's range (`deeprx_tf.dataset.draw_sinr`).
+    sinr_floor_db : (float, float)
+        The SINR range [dB] of those slots (where the error floor is).
     """
 
     steps: int = 2000
     batch_size: int = 16
     steps_per_epoch: int = 100
     learning_rate: float = 2e-3
-    warmup_steps: int = 200
+    warmup_steps: int | None = None
     seed: int = 0
     validation_sinr_db: tuple[float, ...] = (10.0, 20.0, 30.0)
     validation_slots: int = 64
@@ -73,6 +93,12 @@ class TrainConfig:
     prune_sparsity: float = 0.0
     prune_schedule: tuple[float, float] = (0.1, 0.7)
     qat: bool = False
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    channel_loss_weight: float = 0.0
+    genie_loss_weight: float = 0.0
+    sinr_floor_fraction: float = 0.0
+    sinr_floor_db: tuple[float, float] = (25.0, 40.0)
 
     def __post_init__(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -82,19 +108,41 @@ class TrainConfig:
                 raise InputError(f"{name} must be at least 1")
         if not 0 < self.learning_rate < math.inf:
             raise InputError(f"learning_rate must be a positive finite number, got {self.learning_rate}")
+        if self.warmup_steps is None:
+            object.__setattr__(self, "warmup_steps", min(DEFAULT_WARMUP_STEPS, int(self.steps) // 10))
         if not 0 <= self.warmup_steps < self.steps:
-            raise InputError("warmup_steps must be in [0, steps)")
+            raise InputError(f"the warm-up (warmup_steps, --warmup-steps) must be shorter than the run: "
+                             f"{self.warmup_steps} warm-up steps for {self.steps} steps")
         low, high = SINR_LIMITS_DB
         if not self.validation_sinr_db or not all(low <= v <= high for v in self.validation_sinr_db):
             raise InputError(f"validation_sinr_db must be SINRs within [{low:g}, {high:g}] dB, "
                              f"got {self.validation_sinr_db!r}")
         if set(self.dmrs_symbols) - {1, 2}:
             raise InputError("dmrs_symbols must be 1 and/or 2")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}: use {', '.join(OPTIMIZERS)}")
+        for name in ("weight_decay", "channel_loss_weight", "genie_loss_weight"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise InputError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 <= self.sinr_floor_fraction <= 1:
+            raise InputError(f"sinr_floor_fraction must be in [0, 1], got {self.sinr_floor_fraction}")
+        floor_lo, floor_hi = self.sinr_floor_db
+        if not low <= floor_lo < floor_hi <= high:
+            raise InputError(f"sinr_floor_db must be LOW,HIGH within [{low:g}, {high:g}] dB, "
+                             f"got {self.sinr_floor_db!r}")
+        if self.privileged_signals() and (self.qat or self.prune_sparsity):
+            raise InputError("the privileged training signals (channel and genie losses) train the float "
+                             "model: run pruning or QAT as a later stage (--init-from)")
         if self.prune_sparsity:
             self.pruning_schedule()  # validates sparsity and schedule
             if self.qat:
                 raise InputError("pruning and quantization-aware training run as separate stages: "
                                  "prune first, then fine-tune the pruned checkpoint with QAT")
+
+    def privileged_signals(self) -> tuple[str, ...]:
+        """The privileged targets the training batches carry (`deeprx_tf.privileged`)."""
+        return tuple(name for name, weight in (("channel", self.channel_loss_weight),
+                                               ("genie_llr", self.genie_loss_weight)) if weight > 0)
 
     def pruning_schedule(self):
         """The magnitude-pruning schedule (`deeprx_tf.pruning.PruningSchedule`) over ``steps``;
@@ -104,6 +152,11 @@ class TrainConfig:
         from deeprx_tf.pruning import PruningSchedule  # TensorFlow: only when pruning
 
         return PruningSchedule.over_training(self.prune_sparsity, self.steps, *self.prune_schedule)
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """Every field's default, as `to_dict` writes them (for cards written before a field existed)."""
+        return cls().to_dict()
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
 import datetime
+import functools
 import json
 import math
 import os
@@ -21,6 +22,8 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
+from deeprx_tf.optimizers import make_optimizer
+from deeprx_tf.privileged import compile_privileged_trainee
 from deeprx_tf.pruning import prunable, pruning_callbacks, sparsity
 from deeprx_tf.qat import calibrate_activation_ranges, copy_float_weights, quantize_for_training
 from deeprx_tf.train_config import STRATEGIES, VALIDATION_CHANNEL_MODELS, TrainConfig
@@ -177,9 +180,11 @@ def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkCon
         return  # a finished run: training again starts anew
     now = {"architecture": model_config.to_dict(), "scenario": link_config.to_dict(),
            "training": train_config.to_dict(), "init_from": str(init_from) if init_from else None}
+    trained = card.get("train") if isinstance(card, dict) else None
     then = {"architecture": saved.get("deeprx") if isinstance(saved, dict) else None,
             "scenario": saved.get("link") if isinstance(saved, dict) else None,
-            "training": card.get("train") if isinstance(card, dict) else None,
+            # a card written before a training option existed ran with its default
+            "training": {**TrainConfig.defaults(), **trained} if isinstance(trained, dict) else None,
             "init_from": card.get("init_from") if isinstance(card, dict) else None}
     differ = []
     for part, values in now.items():
@@ -223,6 +228,10 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         The model card written to ``out_dir/model.json``.
     """
     out = Path(out_dir)
+    privileged = train_config.privileged_signals()
+    if privileged and compile_trainee is not None:
+        raise InputError("the privileged training signals (channel and genie losses) train a DeepRx "
+                         "alone, not a student beside its teacher")
     check_fits_scenario(model_config, link_config)
     link_config.check_batch_size(train_config.batch_size)
     # the checkpoint to start from is read (and refused if corrupt) before any data is made
@@ -252,7 +261,9 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         write_json(out / RUNS_FILE, runs)
     data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
                             channel_models=train_config.channel_models,
-                            dmrs_symbols=train_config.dmrs_symbols, model_config=model_config)
+                            dmrs_symbols=train_config.dmrs_symbols, model_config=model_config,
+                            privileged=privileged, sinr_floor_fraction=train_config.sinr_floor_fraction,
+                            sinr_floor_db=train_config.sinr_floor_db)
     val = ValidationGeometricMeanBER(validation_sets(
         link_config, train_config.validation_sinr_db, train_config.validation_slots,
         seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols, model_config=model_config))
@@ -265,7 +276,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
             model.set_weights(init.model.get_weights())
         schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
                                      train_config.steps)
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = make_optimizer(train_config.optimizer, schedule, train_config.weight_decay)
         pruning = train_config.pruning_schedule()
         # pruning wrappers share model's layers: model keeps the pruned weights;
         # the QAT model has its own layers, copied back into model when saved
@@ -276,6 +287,11 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
             fitted = qat_model
         else:
             fitted = prunable(model, pruning) if pruning else model
+        if privileged:
+            compile_trainee = functools.partial(
+                compile_privileged_trainee, num_channel_outputs=2 * link_config.num_rx_ant * link_config.num_tx_ant,
+                channel_loss_weight=train_config.channel_loss_weight,
+                genie_loss_weight=train_config.genie_loss_weight, decay_steps=train_config.steps)
         if compile_trainee is None:
             fitted.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
                            jit_compile=train_config.xla)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from deeprx_tf.cli.common import FiniteFloatRange, format_list, parse_list, parse_range, scenario_options
-from deeprx_tf.train_config import STRATEGIES, TrainConfig
+from deeprx_tf.train_config import DEFAULT_WARMUP_STEPS, OPTIMIZERS, STRATEGIES, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -30,9 +30,10 @@ _TRAINING_OPTIONS = [
                  show_default=True, help="Steps between validation, checkpoint and log line."),
     click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True),
                  default=_DEFAULTS.learning_rate, show_default=True,
-                 help="Peak learning rate (Adam, warm-up then linear decay)."),
-    click.option("--warmup-steps", type=click.IntRange(min=0), default=_DEFAULTS.warmup_steps,
-                 show_default=True),
+                 help="Peak learning rate (warm-up then linear decay)."),
+    click.option("--warmup-steps", type=click.IntRange(min=0),
+                 help=f"Steps of linear warm-up [default: {DEFAULT_WARMUP_STEPS}, or a tenth of --steps "
+                      "for a shorter run]."),
     click.option("--dmrs-symbols", default=format_list(_DEFAULTS.dmrs_symbols), show_default=True,
                  help="DMRS symbol counts drawn for training and validation."),
     click.option("--channels", default=format_list(_DEFAULTS.channel_models), show_default=True,
@@ -53,6 +54,22 @@ _TRAINING_OPTIONS = [
     click.option("--qat", is_flag=True, default=_DEFAULTS.qat,
                  help="Quantization-aware training (fake int8) ahead of 'deeprx export --format "
                       "int8'; usually a fine-tuning stage (--init-from)."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=_DEFAULTS.optimizer, show_default=True,
+                 help="Adam, or LAMB (the DeepRx paper's; use a larger --lr, e.g. 1e-2)."),
+    click.option("--weight-decay", type=FiniteFloatRange(min=0), default=_DEFAULTS.weight_decay,
+                 show_default=True, help="LAMB's decoupled weight decay."),
+    click.option("--channel-loss-weight", type=FiniteFloatRange(min=0), default=_DEFAULTS.channel_loss_weight,
+                 show_default=True,
+                 help="Initial weight of an auxiliary loss on the true channel (a training-only head; "
+                      "decays to 0 over --steps; 0: off)."),
+    click.option("--genie-loss-weight", type=FiniteFloatRange(min=0), default=_DEFAULTS.genie_loss_weight,
+                 show_default=True,
+                 help="Weight of a cross-entropy to the perfect-CSI LMMSE receiver's soft bits (0: off)."),
+    click.option("--sinr-floor-fraction", type=FiniteFloatRange(0, 1), default=_DEFAULTS.sinr_floor_fraction,
+                 show_default=True,
+                 help="Fraction of training slots drawn in --sinr-floor instead of the scenario's SINR range."),
+    click.option("--sinr-floor", default=format_list(_DEFAULTS.sinr_floor_db), show_default=True,
+                 help="LOW,HIGH [dB] of the --sinr-floor-fraction slots."),
     click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGIES[0], show_default=True,
                  help="tf.distribute strategy."),
     click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -71,7 +88,9 @@ def training_options(command):
 
 def train_config_from_options(*, steps, batch_size, steps_per_epoch, learning_rate, warmup_steps,
                               dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
-                              prune_sparsity, prune_schedule, qat) -> TrainConfig:
+                              prune_sparsity, prune_schedule, qat, optimizer, weight_decay,
+                              channel_loss_weight, genie_loss_weight, sinr_floor_fraction,
+                              sinr_floor) -> TrainConfig:
     """The `TrainConfig` of the training options."""
     from link_sim.config import CHANNEL_MODELS
 
@@ -85,7 +104,10 @@ def train_config_from_options(*, steps, batch_size, steps_per_epoch, learning_ra
         validation_sinr_db=parse_list(validation_sinr, "--validation-sinr"),
         validation_slots=validation_slots, dmrs_symbols=parse_list(dmrs_symbols, "--dmrs-symbols", int),
         channel_models=channel_list, xla=xla, prune_sparsity=prune_sparsity,
-        prune_schedule=parse_range(prune_schedule, "--prune-schedule"), qat=qat)
+        prune_schedule=parse_range(prune_schedule, "--prune-schedule"), qat=qat, optimizer=optimizer,
+        weight_decay=weight_decay, channel_loss_weight=channel_loss_weight,
+        genie_loss_weight=genie_loss_weight, sinr_floor_fraction=sinr_floor_fraction,
+        sinr_floor_db=parse_range(sinr_floor, "--sinr-floor"))
 
 
 def model_config_from_options(preset, model_config_path, flops, scenario, init_from=None,
