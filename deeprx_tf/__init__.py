@@ -1,11 +1,12 @@
 """deeprx-tf: a TensorFlow DeepRx receiver for Sionna 5G NR PUSCH links.
 
 The learned receiver (`DeepRxConfig`, `build_deeprx`, `DeepRxReceiver`),
-its training data and training loop (with pruning and quantization-aware
-training), checkpoints, TFLite / Edge TPU export and the `TFLiteReceiver`
-that runs an exported file, and the ``deeprx`` command line. The public
-names below are imported on first use, so that ``deeprx --help`` does not
-wait for TensorFlow.
+its training data and training loop (with pruning, quantization-aware
+training and privileged training signals), checkpoints, TFLite / Edge TPU
+export and the `TFLiteReceiver` that runs an exported file. The ``deeprx``
+command line is `deeprx_cli`, above this package. The public names below
+are imported on first use, so that ``deeprx --help`` does not wait for
+TensorFlow.
 """
 
 import link_sim.tfenv  # noqa: F401  (must precede TensorFlow)

@@ -24,7 +24,7 @@ import shlex
 from pathlib import Path
 
 from deeprx_tf.checkpoint import read_checkpoint_config
-from deeprx_tf.cli import main as deeprx
+from deeprx_cli import main as deeprx
 from deeprx_tf.config import LINK_DIMENSIONS, DeepRxConfig
 
 #: The paper's own figures, for the side-by-side (Table III: Geometric Mean BER by alpha, student

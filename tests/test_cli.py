@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from deeprx_tf.cli import main
+from deeprx_cli import main
 
 TINY = ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1",
         "--sinr", "10,30"]
@@ -194,7 +194,7 @@ def test_help_loads_no_tensorflow_and_defaults_are_the_libraries():
     script = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from deeprx_tf.cli import cli\n"
+        "from deeprx_cli import cli\n"
         "for command in ('simulate', 'train', 'distill', 'sweep', 'profile', 'export'):\n"
         "    result = CliRunner().invoke(cli, [command, '--help'])\n"
         "    assert result.exit_code == 0, result.output\n"
@@ -226,7 +226,7 @@ def test_simulate_prints_no_tensorflow_start_up_lines(tmp_path):
     import subprocess
     import sys
 
-    argv = [sys.executable, "-c", "from deeprx_tf.cli import main; main()", "simulate", *TINY,
+    argv = [sys.executable, "-c", "from deeprx_cli import main; main()", "simulate", *TINY,
             "--receiver", "lmmse", "--sinr", "20", "--out", str(tmp_path / "o")]
     err = subprocess.run(argv, capture_output=True, text=True, check=True).stderr
     assert not [line for line in err.splitlines() if "cuda" in line.lower() or "absl" in line.lower()], err
@@ -241,7 +241,7 @@ def test_simulate_and_train_run_with_onednn_off_and_decide_as_with_it_on(tmp_pat
     import subprocess
     import sys
 
-    cli = [sys.executable, "-c", "from deeprx_tf.cli import main; main()"]
+    cli = [sys.executable, "-c", "from deeprx_cli import main; main()"]
     points = {}
     for setting in ("0", "1"):
         env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from deeprx_tf.cli import main
+from deeprx_cli import main
 from deeprx_tf.losses import masked_bce
 from distill.distiller import DeepRxDistiller, Distiller
 from distill.losses import LOGIT_CLIP, categorical_kl, masked_bitwise_kl, masked_logit_mse

@@ -13,7 +13,7 @@ from sionna.phy.nr import LayerMapper, PUSCHTransmitter
 from sionna.phy.ofdm import ResourceGridMapper
 
 from deeprx_tf.checkpoint import check_fits_scenario
-from deeprx_tf.cli import main
+from deeprx_cli import main
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from deeprx_tf.model import build_deeprx

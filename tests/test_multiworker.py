@@ -23,7 +23,7 @@ def free_ports(n):
 def test_two_workers_write_one_checkpoint_and_history(tmp_path):
     out = tmp_path / "mw"
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    argv = [sys.executable, "-c", "from deeprx_tf.cli import main; main()", "train", *TINY_TRAIN,
+    argv = [sys.executable, "-c", "from deeprx_cli import main; main()", "train", *TINY_TRAIN,
             "--strategy", "multiworker", "--out", str(out)]
     procs = []
     for index in range(2):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from deeprx_tf.cli import main
+from deeprx_cli import main
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.model import build_deeprx
 from profiling.flops import analytic_conv_flops, count_flops

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import scenario_from_options, scenario_options, uses_tensorflow
+from deeprx_cli.common import scenario_from_options, scenario_options, uses_tensorflow
 from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS
 
 

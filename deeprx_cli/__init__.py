@@ -15,12 +15,12 @@ import sys
 import click
 
 from deeprx_tf import __version__
-from deeprx_tf.cli.distill import distill
-from deeprx_tf.cli.export import export
-from deeprx_tf.cli.profile import profile
-from deeprx_tf.cli.simulate import simulate
-from deeprx_tf.cli.sweep import sweep
-from deeprx_tf.cli.train import train
+from deeprx_cli.distill import distill
+from deeprx_cli.export import export
+from deeprx_cli.profile import profile
+from deeprx_cli.simulate import simulate
+from deeprx_cli.sweep import sweep
+from deeprx_cli.train import train
 from link_sim.errors import InputError
 
 

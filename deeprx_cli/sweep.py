@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import (FiniteFloatRange, format_list, parse_list, scenario_from_options,
+from deeprx_cli.common import (FiniteFloatRange, format_list, parse_list, scenario_from_options,
                                   split_scenario, uses_tensorflow)
-from deeprx_tf.cli.train_options import train_config_from_options, training_options
+from deeprx_cli.train_options import train_config_from_options, training_options
 from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, STEPS, KDPlan
 
 _PLAN = KDPlan()

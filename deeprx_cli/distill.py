@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
+from deeprx_cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
                                   uses_tensorflow)
-from deeprx_tf.cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
+from deeprx_cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
 from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE
 
 

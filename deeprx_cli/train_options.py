@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import FiniteFloatRange, format_list, parse_list, parse_range, scenario_options
+from deeprx_cli.common import FiniteFloatRange, format_list, parse_list, parse_range, scenario_options
 from deeprx_tf.train_config import DEFAULT_WARMUP_STEPS, OPTIMIZERS, STRATEGIES, TrainConfig
 
 _DEFAULTS = TrainConfig()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import FiniteFloatRange, uses_tensorflow
+from deeprx_cli.common import FiniteFloatRange, uses_tensorflow
 from profiling.lifecycle import DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS
 from profiling.measure import DEFAULT_IDLE_WINDOWS, IDLE_WINDOW_S
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from deeprx_tf.cli.common import (DEFAULT_SINR_GRID, FiniteFloatRange, scenario_from_options,
+from deeprx_cli.common import (DEFAULT_SINR_GRID, FiniteFloatRange, scenario_from_options,
                                   scenario_options, uses_tensorflow)
 from link_sim.montecarlo import DEFAULTS, GRAPH_MODES, MonteCarloSettings
 

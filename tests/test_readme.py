@@ -1,0 +1,57 @@
+"""The README's figures are the committed results' numbers: none can drift from its source."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "examples" / "results" / "default_scenario"
+#: README row label -> (results folder, receiver in its results.json)
+ROWS = {
+    "LS+LMMSE, 1 DMRS symbol": ("dmrs1", "lmmse"),
+    "**DeepRx, 1 DMRS symbol**": ("dmrs1", "deeprx"),
+    "perfect CSI, 1 DMRS symbol": ("dmrs1", "perfect-csi"),
+    "LS+LMMSE, 2 DMRS symbols": ("dmrs2", "lmmse"),
+    "**DeepRx, 2 DMRS symbols**": ("dmrs2", "deeprx"),
+    "perfect CSI, 2 DMRS symbols": ("dmrs2", "perfect-csi"),
+}
+
+
+def readme_table() -> tuple[list[float], dict[str, list[str]]]:
+    """The SINR columns [dB] of the README's results table and its rows' cells."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| |") and "Geometric Mean BER" in line)
+    sinrs = [float(m) for m in re.findall(r"\| (\d+) dB", lines[header])]
+    rows = {}
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return sinrs, rows
+
+
+def test_every_readme_figure_is_in_the_committed_results():
+    sinrs, rows = readme_table()
+    assert sinrs and set(rows) == set(ROWS), rows
+    for label, (folder, receiver) in ROWS.items():
+        report = json.loads((RESULTS / folder / "results.json").read_text())
+        entry = report["receivers"][receiver]
+        by_sinr = {p["sinr_db"]: p for p in entry["points"]}
+        cells = rows[label]
+        assert len(cells) == len(sinrs) + 1, label
+        for sinr, cell in zip(sinrs, cells):
+            assert cell == f"{by_sinr[sinr]['uncoded_ber']:.2e}", (label, sinr)
+        assert cells[-1] == f"{entry['geometric_mean_ber']:.3f}", label
+
+
+@pytest.mark.parametrize("folder, dmrs", [("dmrs1", 1), ("dmrs2", 2)])
+def test_the_committed_results_are_the_default_scenario_with_the_shipped_model(folder, dmrs):
+    from link_sim import LinkConfig
+
+    report = json.loads((RESULTS / folder / "results.json").read_text())
+    assert report["scenario"] == LinkConfig(num_dmrs_symbols=dmrs).to_dict()
+    command = (RESULTS / folder / "command.txt").read_text().strip()
+    assert command.startswith("deeprx simulate") and f"--out examples/results/default_scenario/{folder}" in command
