@@ -8,17 +8,15 @@ from pathlib import Path
 import click
 
 from deeprx_cli.common import scenario_from_options, scenario_options, uses_tensorflow
-from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS
+from deeprx_tf.formats import (CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, DEFAULT_EXPORT_FORMAT, EXPORT_FORMATS,
+                               FORMATS)
 
 
 @click.command()
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="DeepRx checkpoint folder or shipped model name (default: 'default').")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=EXPORT_FORMATS[1],
-              show_default=True,
-              help="float: float32; int8: full-integer int8 (int8 input and output); int16x8: int16 "
-                   "activations, int8 weights (CPU only); edgetpu: int8 with dilated convolutions "
-                   "rewritten as undilated ones (all Edge TPU ops).")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=DEFAULT_EXPORT_FORMAT,
+              show_default=True, help="; ".join(f"{f.name}: {f.description}" for f in FORMATS) + ".")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The .tflite file to write; its .json (I/O quantization, op report) goes beside it.")
 @scenario_options

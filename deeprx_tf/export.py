@@ -28,7 +28,8 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
-from deeprx_tf.formats import CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS, sidecar_path
+from deeprx_tf.formats import (CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS, ExportFormat,
+                               export_format, sidecar_path)
 from deeprx_tf.layers import with_keras_layers
 from deeprx_tf.model import config_of
 from link_sim import LinkConfig
@@ -45,11 +46,6 @@ REWRITE_CHECK_SLOTS = 16
 #: Least share of logit signs the undilated fake-quantized (QAT or calibrated) model must
 #: share with the original one.
 QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
 
 
 def _check_same_function(model, rewritten, features: np.ndarray, what: str) -> dict:
@@ -136,6 +132,13 @@ def _check_qat_rewrite(quantized, rewritten, features: np.ndarray) -> float:
     return agreement
 
 
+#: The converter's op set and I/O type of each quantized `ExportFormat.io_type`.
+_CONVERTER_TYPES = {
+    "int8": (tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8),
+    "int16": (tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8, tf.int16),
+}
+
+
 def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
                       representative_features: np.ndarray | None = None) -> bytes:
     """Convert a features -> logits Keras model to a static-shape ``.tflite`` flatbuffer.
@@ -159,10 +162,10 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
         The flatbuffer; its input is ``[1, S, F, C]`` and its output
         ``[1, S, F, bits]``, float32 or int8.
     """
-    _check_format(fmt)
+    spec = export_format(fmt)
     model = with_keras_layers(model)  # the converter's own kernels, not grouped convolutions
-    spec = tf.TensorSpec([1, *grid_shape, model.input_shape[-1]], tf.float32, name="features")
-    function = tf.function(lambda features: model(features, training=False), input_signature=[spec])
+    signature = tf.TensorSpec([1, *grid_shape, model.input_shape[-1]], tf.float32, name="features")
+    function = tf.function(lambda features: model(features, training=False), input_signature=[signature])
     # The converter saves its trackable as a SavedModel first; the Keras model itself would
     # have every layer's call traced for that (about 3/4 of a tiny model's conversion time).
     # A plain module that tracks the variables gives the same flatbuffer, byte for byte.
@@ -170,15 +173,12 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
     variables.tracked = list(model.variables)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()],
                                                                 variables)
-    if fmt != "float":
+    if spec.quantized:
         if representative_features is None or len(representative_features) == 0:
             raise InputError(f"the {fmt} format needs representative features for calibration")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([slot[None]] for slot in representative_features)
-        if fmt == "int16x8":
-            ops, io_type = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8, tf.int16
-        else:
-            ops, io_type = tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.int8
+        ops, io_type = _CONVERTER_TYPES[spec.io_type]
         converter.target_spec.supported_ops = [ops]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
@@ -283,10 +283,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     dict
         The sidecar's content.
     """
-    _check_format(fmt)
+    spec = export_format(fmt)
     if calibration not in CALIBRATION_METHODS:
         raise InputError(f"unknown calibration {calibration!r}: use {', '.join(CALIBRATION_METHODS)}")
-    if calibration == "learned" and qat_model is None and fmt in ("int8", "edgetpu"):
+    if calibration == "learned" and qat_model is None and spec.own_calibration:
         raise InputError("--calibration learned needs a quantization-aware-trained checkpoint "
                          "(deeprx train --qat); this one has no qat_weights.h5")
     model_config = model_config or config_of(model)
@@ -294,63 +294,18 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     check_model_fits("the model", LinkShape.of_link_config(link_config),
                      num_outputs=int(model.output_shape[-1]), inputs=inputs,
                      num_input_channels=int(model.input_shape[-1]))
-    out = Path(out)
-    if out.suffix != ".tflite":
-        raise InputError(f"--out must name a .tflite file, got {out}")
-    sidecar = sidecar_path(out)
-    if not overwrite:
-        for path in (out, sidecar):
-            if path.exists():
-                raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise MissingInputError(f"output folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):  # before minutes of conversion, not after
-        raise InputError(f"cannot write into the output folder {out.parent}")
+    out = _check_output(Path(out), overwrite)
 
     grid_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers)
     info = {"format": SIDECAR_FORMAT, "export_format": fmt, "tflite": out.name,
             "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
             "link": link_config.to_dict(), "inputs": inputs, **(metadata or {})}
-    # slots to check the rewrites on; beyond float, also the calibration slots
-    features = calibration_features(link_config, REWRITE_CHECK_SLOTS if fmt == "float" else num_calibration_slots,
+    # slots to check the rewrites on; for a quantized format, also the calibration slots
+    features = calibration_features(link_config, num_calibration_slots if spec.quantized else REWRITE_CHECK_SLOTS,
                                     seed, model_config=model_config)
-    if fmt == "float":
-        info["quantization"] = "none"
-    else:
-        # a QAT model's weights, whatever sets the ranges
-        info["quantization"] = ("quantization-aware training" if qat_model is not None and fmt != "int16x8"
-                                else "post-training")
-        ranges = "minmax" if fmt == "int16x8" else calibration
-        info["calibration"] = {"num_slots": num_calibration_slots, "seed": seed,
-                               "sinr_db": list(link_config.sinr_db),
-                               "channel_model": link_config.channel_model,
-                               "num_dmrs_symbols": link_config.num_dmrs_symbols,
-                               "ranges": "learned (QAT)" if ranges == "learned" else ranges}
-    # int16x8 keeps the converter's own folding: in the folded graph its experimental int16
-    # mode stores the bias of the convolutions with a BN folded in on another scale than the
-    # kernel applies (a tiny model's pointwise_1 got about a third of its bias; LLR signs
-    # shared with the Keras model 0.959, unfolded 0.998).
-    if fmt != "int16x8":
-        model, info["batch_norm_fold"] = fold_for_export(model, features[:REWRITE_CHECK_SLOTS])
-    # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
-    quantized = None
-    if fmt in ("int8", "edgetpu") and calibration == "learned":
-        quantized = qat_model
-    elif fmt in ("int8", "edgetpu") and calibration == "batch-mean":
-        from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
-
-        quantized = calibrated_for_int8(model, features, CALIBRATION_BATCH_SLOTS)
-        info["calibration"]["batch_slots"] = CALIBRATION_BATCH_SLOTS
-    if fmt == "edgetpu":
-        model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:REWRITE_CHECK_SLOTS])
-        if quantized is not None:
-            from deeprx_tf.qat import quantize_rewritten  # tfmot
-
-            model = quantize_rewritten(quantized, model)
-            info["dilation_rewrite"]["fake_quant_sign_agreement"] = _check_qat_rewrite(
-                quantized, model, features[:REWRITE_CHECK_SLOTS])
-    elif quantized is not None:
-        model = quantized
+    info.update(_quantization_info(spec, calibration, qat_model is not None, num_calibration_slots, seed,
+                                   link_config))
+    model = _model_to_convert(model, spec, calibration, qat_model, features, info)
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
     info.update(io_details(flatbuffer), bytes=len(flatbuffer))
     info["edgetpu_op_report"] = op_report(flatbuffer)
@@ -359,7 +314,67 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         Path(tmp).write_bytes(flatbuffer)
 
     write_atomic(out, write)
-    if fmt == "edgetpu":
+    if spec.edgetpu_compiler:
         info["edgetpu_compiler"] = run_edgetpu_compiler(out, out.parent)
-    write_json(sidecar, info)
+    write_json(sidecar_path(out), info)
     return info
+
+
+def _quantization_info(spec: ExportFormat, calibration: str, qat: bool, num_slots: int, seed: int,
+                       link_config: LinkConfig) -> dict:
+    """The sidecar's ``quantization`` (and ``calibration``) entries."""
+    if not spec.quantized:
+        return {"quantization": "none"}
+    ranges = calibration if spec.own_calibration else "minmax"
+    return {
+        # a QAT model's weights, whatever sets the ranges
+        "quantization": "quantization-aware training" if qat and spec.own_calibration else "post-training",
+        "calibration": {"num_slots": num_slots, "seed": seed, "sinr_db": list(link_config.sinr_db),
+                        "channel_model": link_config.channel_model,
+                        "num_dmrs_symbols": link_config.num_dmrs_symbols,
+                        "ranges": "learned (QAT)" if ranges == "learned" else ranges},
+    }
+
+
+def _check_output(out: Path, overwrite: bool) -> Path:
+    """Refuse, before any conversion, an ``out`` that is not a writable ``.tflite`` path or that
+    would replace a file (or its sidecar) without ``overwrite``."""
+    if out.suffix != ".tflite":
+        raise InputError(f"--out must name a .tflite file, got {out}")
+    if not overwrite:
+        for path in (out, sidecar_path(out)):
+            if path.exists():
+                raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise MissingInputError(f"output folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):  # before minutes of conversion, not after
+        raise InputError(f"cannot write into the output folder {out.parent}")
+    return out
+
+
+def _model_to_convert(model, spec: ExportFormat, calibration: str, qat_model, features: np.ndarray,
+                      info: dict):
+    """The Keras model the converter gets, as ``spec`` asks: batch norms folded, the
+    fake-quantized model whose ranges the int8 file takes (`deeprx_tf.qat`), dilations rewritten;
+    each rewrite checked on ``features`` and recorded in ``info``."""
+    if spec.fold_batch_norms:
+        model, info["batch_norm_fold"] = fold_for_export(model, features[:REWRITE_CHECK_SLOTS])
+    # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
+    quantized = None
+    if spec.own_calibration and calibration == "learned":
+        quantized = qat_model
+    elif spec.own_calibration and calibration == "batch-mean":
+        from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
+
+        quantized = calibrated_for_int8(model, features, CALIBRATION_BATCH_SLOTS)
+        info["calibration"]["batch_slots"] = CALIBRATION_BATCH_SLOTS
+    if spec.undilate:
+        model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:REWRITE_CHECK_SLOTS])
+        if quantized is not None:
+            from deeprx_tf.qat import quantize_rewritten  # tfmot
+
+            model = quantize_rewritten(quantized, model)
+            info["dilation_rewrite"]["fake_quant_sign_agreement"] = _check_qat_rewrite(
+                quantized, model, features[:REWRITE_CHECK_SLOTS])
+        return model
+    return quantized if quantized is not None else model

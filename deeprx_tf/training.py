@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import link_sim.tfenv  # noqa: F401  (before TensorFlow)
 
+import dataclasses
 import datetime
 import functools
 import json
@@ -199,6 +200,99 @@ def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkCon
                          "resume it with its own options, or start anew (deeprx: --overwrite)")
 
 
+def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strategy,
+               command: str | None) -> tuple[list[dict], int, bool]:
+    """Record this run (fresh or resumed) in ``out/runs.json``.
+
+    A resumed run must not replay the batches the first run already saw:
+    run k (0 for a fresh start) draws its data from ``seed + 1000 k``.
+    Only the chief writes into ``out`` (a multi-worker cluster shares it),
+    and only once every worker has read ``runs.json``: an all-reduce is the
+    barrier.
+
+    Returns
+    -------
+    runs : list of dict
+        Every run of this training, this one last.
+    data_seed : int
+        This run's data seed.
+    chief : bool
+        Whether this worker writes the outputs.
+    """
+    runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []
+    if not (out / "backup").is_dir():
+        runs = []
+    data_seed = train_config.seed + 1000 * len(runs)
+    runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "data_seed": data_seed, "command": command})
+    chief = dist.extended.should_checkpoint
+    dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(lambda: tf.constant(1.0)), axis=None)
+    if chief:
+        write_json(out / RUNS_FILE, runs)
+    return runs, data_seed, chief
+
+
+@dataclasses.dataclass
+class _Trainee:
+    """What a run trains: the DeepRx ``model`` (validated and saved), its QAT twin if any,
+    the pruning schedule if any, and the compiled model ``fit`` runs."""
+
+    model: keras.Model
+    qat_model: keras.Model | None
+    pruning: object
+    fitted: keras.Model
+
+
+def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
+                   init, data, compile_trainee) -> _Trainee:
+    """The model, optimizer and compiled trainee of a run (inside the strategy's scope)."""
+    model = build_deeprx(model_config)
+    if init is not None:
+        model.set_weights(init.model.get_weights())
+    schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps, train_config.steps)
+    optimizer = make_optimizer(train_config.optimizer, schedule, train_config.weight_decay)
+    pruning = train_config.pruning_schedule()
+    # pruning wrappers share model's layers: model keeps the pruned weights;
+    # the QAT model has its own layers, copied back into model when saved
+    qat_model = quantize_for_training(model) if train_config.qat else None
+    if qat_model is not None:
+        # ranges from the float model, not tfmot's [-6, 6] (a resumed run restores its own)
+        calibrate_activation_ranges(qat_model, model, data.take(QAT_CALIBRATION_BATCHES))
+        fitted = qat_model
+    else:
+        fitted = prunable(model, pruning) if pruning else model
+    if train_config.privileged_signals():
+        compile_trainee = functools.partial(
+            compile_privileged_trainee, num_channel_outputs=2 * link_config.num_rx_ant * link_config.num_tx_ant,
+            channel_loss_weight=train_config.channel_loss_weight,
+            genie_loss_weight=train_config.genie_loss_weight, decay_steps=train_config.steps)
+    if compile_trainee is None:
+        fitted.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
+                       jit_compile=train_config.xla)
+    else:
+        fitted = compile_trainee(fitted, optimizer, train_config.xla)
+    return _Trainee(model, qat_model, pruning, fitted)
+
+
+def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, model_config: DeepRxConfig,
+               link_config: LinkConfig, partial_card: dict, chief: bool) -> list:
+    """The callbacks of a run, in the order they must run at each epoch's end.
+
+    Pruning first: it re-masks the weights before validation and saving.
+    Validation and saving read the weights (collective ops): every worker
+    runs them, in the same order; BackupAndRestore gives the workers other
+    than the chief temporary folders.
+    """
+    callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if trainee.pruning else []), val,
+                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=trainee.model,
+                                         qat_model=trainee.qat_model, chief=chief),
+                 keras.callbacks.BackupAndRestore(str(out / "backup"))]
+    if chief:
+        callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
+                      keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+    return callbacks
+
+
 def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
                  init_from: str | Path | None = None, compile_trainee=None,
@@ -228,8 +322,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         The model card written to ``out_dir/model.json``.
     """
     out = Path(out_dir)
-    privileged = train_config.privileged_signals()
-    if privileged and compile_trainee is not None:
+    if train_config.privileged_signals() and compile_trainee is not None:
         raise InputError("the privileged training signals (channel and genie losses) train a DeepRx "
                          "alone, not a student beside its teacher")
     check_fits_scenario(model_config, link_config)
@@ -245,94 +338,41 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         on_start()
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(train_config.seed)
-    # A resumed run must not replay the batches the first run already saw:
-    # run k (0 for a fresh start) draws its data from seed + 1000 k.
-    runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []
-    if not (out / "backup").is_dir():
-        runs = []
-    data_seed = train_config.seed + 1000 * len(runs)
-    runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                 "data_seed": data_seed, "command": command})
-    # Only the chief writes into out_dir (a multi-worker cluster shares it), and only once
-    # every worker has read runs.json: an all-reduce is the barrier.
-    chief = dist.extended.should_checkpoint
-    dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(lambda: tf.constant(1.0)), axis=None)
-    if chief:
-        write_json(out / RUNS_FILE, runs)
+    runs, data_seed, chief = _start_run(out, train_config, dist, command)
     data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
                             channel_models=train_config.channel_models,
                             dmrs_symbols=train_config.dmrs_symbols, model_config=model_config,
-                            privileged=privileged, sinr_floor_fraction=train_config.sinr_floor_fraction,
+                            privileged=train_config.privileged_signals(),
+                            sinr_floor_fraction=train_config.sinr_floor_fraction,
                             sinr_floor_db=train_config.sinr_floor_db)
     val = ValidationGeometricMeanBER(validation_sets(
         link_config, train_config.validation_sinr_db, train_config.validation_slots,
         seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols, model_config=model_config))
     domain = TrainingDomain(tuple(train_config.channel_models), tuple(sorted(train_config.dmrs_symbols)),
                             (link_config.mcs_index,), tuple(link_config.sinr_db))
+    domain = domain.union(init.training_domain if init is not None else None)  # a fine-tuned model saw both
     with dist.scope():
-        model = build_deeprx(model_config)
-        if init is not None:
-            domain = domain.union(init.training_domain)  # a fine-tuned model has seen both
-            model.set_weights(init.model.get_weights())
-        schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps,
-                                     train_config.steps)
-        optimizer = make_optimizer(train_config.optimizer, schedule, train_config.weight_decay)
-        pruning = train_config.pruning_schedule()
-        # pruning wrappers share model's layers: model keeps the pruned weights;
-        # the QAT model has its own layers, copied back into model when saved
-        qat_model = quantize_for_training(model) if train_config.qat else None
-        if qat_model is not None:
-            # ranges from the float model, not tfmot's [-6, 6] (a resumed run restores its own)
-            calibrate_activation_ranges(qat_model, model, data.take(QAT_CALIBRATION_BATCHES))
-            fitted = qat_model
-        else:
-            fitted = prunable(model, pruning) if pruning else model
-        if privileged:
-            compile_trainee = functools.partial(
-                compile_privileged_trainee, num_channel_outputs=2 * link_config.num_rx_ant * link_config.num_tx_ant,
-                channel_loss_weight=train_config.channel_loss_weight,
-                genie_loss_weight=train_config.genie_loss_weight, decay_steps=train_config.steps)
-        if compile_trainee is None:
-            fitted.compile(optimizer=optimizer, loss=masked_bce, metrics=[MaskedBitErrorRate()],
-                           jit_compile=train_config.xla)
-            trainee = fitted
-        else:
-            trainee = compile_trainee(fitted, optimizer, train_config.xla)
-    epochs = math.ceil(train_config.steps / train_config.steps_per_epoch)
-    partial_card = {"command": command, "train": train_config.to_dict(), "complete": False,
-                    "init_from": str(init_from) if init_from is not None else None,
-                    "training_domain": domain.to_dict(), **(card_extra or {})}
-    # pruning first: it re-masks the weights at each epoch end, before validation and saving
-    # validation and saving read the weights (collective ops): every worker runs them, in the
-    # same order; BackupAndRestore gives the workers other than the chief temporary folders
-    callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if pruning else []), val,
-                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=model,
-                                         qat_model=qat_model, chief=chief),
-                 keras.callbacks.BackupAndRestore(str(out / "backup"))]
-    if chief:
-        callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
-                      keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+        trainee = _build_trainee(model_config, link_config, train_config, init, data, compile_trainee)
+    card = {"command": command, "train": train_config.to_dict(), "complete": False,
+            "init_from": str(init_from) if init_from is not None else None,
+            "training_domain": domain.to_dict(), **(card_extra or {})}
     start = datetime.datetime.now(datetime.timezone.utc)
-    history = trainee.fit(data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
+    history = trainee.fitted.fit(data, epochs=math.ceil(train_config.steps / train_config.steps_per_epoch),
+                                 steps_per_epoch=train_config.steps_per_epoch, verbose=verbose,
+                                 callbacks=_callbacks(out, trainee, val, model_config, link_config, card, chief))
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
-    # a QAT model is validated with its fake quantization
-    final = val.evaluate(qat_model if qat_model is not None else model)
+    model, qat_model, pruning = trainee.model, trainee.qat_model, trainee.pruning
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "complete": True,
-        "train": train_config.to_dict(),
-        "runs": runs,
-        "init_from": str(init_from) if init_from is not None else None,
-        "training_domain": domain.to_dict(),
-        **(card_extra or {}),
+        **card, "complete": True, "runs": runs,
         "strategy": strategy or "default",
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
+        # a QAT model is validated with its fake quantization
         "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
-                       "sinr_db": list(train_config.validation_sinr_db), **final},
+                       "sinr_db": list(train_config.validation_sinr_db),
+                       **val.evaluate(qat_model if qat_model is not None else model)},
         "pruning": ({**pruning.to_dict(), "sparsity_reached": sparsity(model)["total"]}
                     if pruning else None),
         "qat": train_config.qat,
@@ -341,4 +381,3 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     }
     save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief)
     return card
-

@@ -316,3 +316,20 @@ def test_int8_calibration_methods(exports, tiny_model, tiny_config, tmp_path):
     assert batch_mean["output"]["scale"] < minmax["output"]["scale"]
     with pytest.raises(ValueError, match="unknown calibration"):
         export_deeprx(tiny_model, "int8", tmp_path / "x.tflite", tiny_config, calibration="percentile")
+
+
+def test_the_format_table_is_what_the_exporter_and_the_command_read():
+    from click.testing import CliRunner
+
+    from deeprx_cli import cli
+    from deeprx_tf.formats import DEFAULT_EXPORT_FORMAT, EXPORT_FORMATS, FORMATS, export_format
+
+    assert EXPORT_FORMATS == ("float", "int8", "int16x8", "edgetpu") and DEFAULT_EXPORT_FORMAT == "int8"
+    assert [f.name for f in FORMATS if f.undilate] == ["edgetpu"]
+    assert not export_format("float").quantized and export_format("int16x8").io_type == "int16"
+    with pytest.raises(ValueError, match="choose from float, int8, int16x8, edgetpu"):
+        export_format("int4")
+    help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"]).output.split())
+    assert "[default: int8]" in help_text
+    for spec in FORMATS:
+        assert f"{spec.name}: {' '.join(spec.description.split())}" in help_text
