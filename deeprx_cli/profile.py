@@ -10,8 +10,6 @@ from deeprx_cli.common import FiniteFloatRange, uses_tensorflow
 from profiling.lifecycle import DEFAULT_INFERENCE_RATE, PAPER_TRAIN_ENERGY_PER_STEP_J, PAPER_TRAIN_STEPS
 from profiling.measure import DEFAULT_IDLE_WINDOWS, IDLE_WINDOW_S
 
-#: Grid of the paper's DeepRx: 26 PRB.
-_PAPER_NUM_PRB = 26
 
 
 @click.command()
@@ -86,36 +84,26 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, num_layers, processors_path
         from deeprx_tf.config import DeepRxConfig, link_dimensions
         from deeprx_tf.model import build_deeprx
 
-        link = LinkConfig(num_prb=num_prb or _PAPER_NUM_PRB, num_rx_ant=num_rx_ant, num_tx_ant=num_layers,
+        from deeprx_tf.config import PAPER_NUM_PRB
+
+        link = LinkConfig(num_prb=num_prb or PAPER_NUM_PRB, num_rx_ant=num_rx_ant, num_tx_ant=num_layers,
                           num_layers=num_layers)
         config = DeepRxConfig.preset(preset, **link_dimensions(link))
         model = build_deeprx(config)
         about = {"preset": preset}
     out = prepare_output_dir(out_dir, PROFILE_OUTPUTS, overwrite)  # the last check: it creates --out
-    input_shape = (14, link.num_subcarriers, config.num_input_channels)
-    about.update(num_subcarriers=link.num_subcarriers, num_ofdm_symbols=14,
+    input_shape = (link.num_ofdm_symbols, link.num_subcarriers, config.num_input_channels)
+    about.update(num_subcarriers=link.num_subcarriers, num_ofdm_symbols=link.num_ofdm_symbols,
                  num_rx_ant=config.num_rx_ant, num_layers=config.num_layers, size_vs_paper=config.size_vs_paper(),
                  parameters=int(model.count_params()))
 
     def measure_energy_now():
-        from profiling.measure import inference_workload, measure_energy, training_workload
+        from profiling.measure import TRAINING_BATCH_SLOTS, measure_deeprx_energy
 
-        click.echo(f"measuring {measure_inferences} inferences and {measure_steps} training steps "
-                   f"(base power: {idle_windows} idle windows of {IDLE_WINDOW_S:g} s) ...", err=True)
-        results = {"inference": measure_energy(inference_workload(model, input_shape, measure_inferences),
-                                               measure_inferences, idle_windows=idle_windows)}
-        import tf_keras as keras
-
-        from deeprx_tf.dataset import LinkBatchMaker
-        from deeprx_tf.model import build_deeprx
-        from deeprx_tf.losses import masked_bce
-
-        trainee = build_deeprx(config)
-        trainee.compile(keras.optimizers.Adam(1e-3), loss=masked_bce)
-        batch = LinkBatchMaker(link, config)(16, [20.0] * 16)
-        results["training_step"] = measure_energy(training_workload(trainee, batch, measure_steps),
-                                                  measure_steps, idle_windows=idle_windows)
-        return results
+        click.echo(f"measuring {measure_inferences} inferences and {measure_steps} training steps of "
+                   f"{TRAINING_BATCH_SLOTS} slots (base power: {idle_windows} idle windows of "
+                   f"{IDLE_WINDOW_S:g} s) ...", err=True)
+        return measure_deeprx_energy(model, config, link, measure_inferences, measure_steps, idle_windows)
 
     result = profile_model(model, input_shape, processors, out, lifecycle_processor,
                            train_energy_per_step_j=train_energy_per_step, train_steps=train_steps,
@@ -123,7 +111,7 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, num_layers, processors_path
                            measure=measure_energy_now if measure else None, about=about)
     flops = result["flops"]
     click.echo(f"{flops['total_flops'] / 1e9:.3f} GFLOP per inference ({flops['macs'] / 1e9:.3f} GMAC in "
-               f"convolutions) on a 14 x {link.num_subcarriers} grid"
+               f"convolutions) on a {link.num_ofdm_symbols} x {link.num_subcarriers} grid"
                + (f" of {config.num_layers} layers (all received at once)" if config.num_layers > 1 else "")
                + "; profiler and analytic counts "
                + ("agree on every conv layer" if not flops["analytic_mismatches"]

@@ -24,8 +24,9 @@ PAPER_BLOCK_FILTERS = (64, 64, 128, 128, 256, 256, 256, 128, 128, 64, 64)
 PAPER_BLOCK_DILATIONS = ((1, 1), (1, 1), (2, 3), (2, 3), (2, 3), (3, 6), (2, 3), (2, 3), (2, 3),
                          (1, 1), (1, 1))
 
-#: Input grid the paper's figures refer to: 26 PRB x 14 OFDM symbols.
-PAPER_NUM_SUBCARRIERS, NUM_OFDM_SYMBOLS = 312, 14
+#: Input grid the paper's figures refer to: 26 PRB (12 subcarriers each) x 14 OFDM symbols.
+PAPER_NUM_PRB, NUM_OFDM_SYMBOLS = 26, 14
+PAPER_NUM_SUBCARRIERS = 12 * PAPER_NUM_PRB
 
 DILATION_ORDERS = ("time_frequency", "frequency_time")
 

@@ -239,3 +239,54 @@ def training_workload(model, batch, count: int) -> Callable[[], None]:
             model.train_on_batch(x, y)
 
     return run
+
+
+#: What one measured DeepRx training step is: a batch of this many slots of the link at this SINR
+#: (`measure_deeprx_energy`), Adam at this learning rate.
+TRAINING_BATCH_SLOTS, TRAINING_SINR_DB, TRAINING_LEARNING_RATE = 16, 20.0, 1e-3
+
+
+def deeprx_training_workload(model_config, link_config, count: int) -> Callable[[], None]:
+    """A warmed-up workload of ``count`` training steps of a fresh DeepRx of ``model_config``:
+    Adam (`TRAINING_LEARNING_RATE`), masked BCE, on one batch of `TRAINING_BATCH_SLOTS` slots of
+    ``link_config``'s link at `TRAINING_SINR_DB`."""
+    import tf_keras as keras
+
+    from deeprx_tf.dataset import LinkBatchMaker
+    from deeprx_tf.losses import masked_bce
+    from deeprx_tf.model import build_deeprx
+
+    trainee = build_deeprx(model_config)
+    trainee.compile(keras.optimizers.Adam(TRAINING_LEARNING_RATE), loss=masked_bce)
+    batch = LinkBatchMaker(link_config, model_config)(TRAINING_BATCH_SLOTS,
+                                                      [TRAINING_SINR_DB] * TRAINING_BATCH_SLOTS)
+    return training_workload(trainee, batch, count)
+
+
+def measure_deeprx_energy(model, model_config, link_config, num_inferences: int, num_steps: int,
+                          idle_windows: int = DEFAULT_IDLE_WINDOWS) -> dict[str, EnergyMeasurement]:
+    """Measured energy of a DeepRx's batch-1 inferences and of its training steps (base-power method).
+
+    Parameters
+    ----------
+    model : tf_keras.Model
+        The DeepRx whose inferences are measured.
+    model_config : deeprx_tf.DeepRxConfig
+        Its architecture (a fresh model of it trains, `deeprx_training_workload`).
+    link_config : link_sim.LinkConfig
+        The scenario: the grid of an inference and the link of the training batch.
+    num_inferences, num_steps : int
+    idle_windows : int
+        Idle windows whose median power is the base power.
+
+    Returns
+    -------
+    dict
+        ``{"inference": EnergyMeasurement, "training_step": EnergyMeasurement}``.
+    """
+    input_shape = (link_config.num_ofdm_symbols, link_config.num_subcarriers, model_config.num_input_channels)
+    results = {"inference": measure_energy(inference_workload(model, input_shape, num_inferences),
+                                           num_inferences, idle_windows=idle_windows)}
+    results["training_step"] = measure_energy(deeprx_training_workload(model_config, link_config, num_steps),
+                                              num_steps, idle_windows=idle_windows)
+    return results
