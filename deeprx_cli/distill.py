@@ -9,7 +9,8 @@ import click
 from deeprx_cli.common import (FiniteFloatRange, scenario_from_options, split_scenario,
                                   uses_tensorflow)
 from deeprx_cli.train_options import INIT_FROM, model_config_from_options, run_training, training_options
-from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE
+from distill.plan import (DEFAULT_SCALE_BY_T2, DEFAULT_SOBOLEV_WEIGHT, KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA,
+                          PAPER_TEMPERATURE)
 
 
 @click.command()
@@ -25,9 +26,9 @@ from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPER
               help="Weight of the student's own loss: L = alpha * BCE + KL (paper eq. 2).")
 @click.option("--temperature", type=FiniteFloatRange(min=0, min_open=True), default=PAPER_TEMPERATURE,
               show_default=True, help="Softening temperature T of the bit probabilities.")
-@click.option("--t2/--no-t2", "scale_by_t2", default=False, show_default=True,
+@click.option("--t2/--no-t2", "scale_by_t2", default=DEFAULT_SCALE_BY_T2, show_default=True,
               help="Multiply the KL term by T^2 (Hinton et al.; the paper does not).")
-@click.option("--sobolev-weight", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
+@click.option("--sobolev-weight", type=FiniteFloatRange(min=0), default=DEFAULT_SOBOLEV_WEIGHT, show_default=True,
               help="Also match the teacher's input gradients (Sobolev training) with this weight.")
 @click.option("--kd-loss", type=click.Choice(KD_LOSS_NAMES), default=KD_LOSS_NAMES[0], show_default=True,
               help="bitwise-kl: KL of the softened bit probabilities (the paper); logit-mse: squared "

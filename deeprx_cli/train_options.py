@@ -150,18 +150,18 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
     steps = train_config.steps
     from deeprx_tf.training import train_deeprx
     from link_sim.errors import InputError, OutputExistsError
-    from link_sim.results import prepare_output_dir, read_json, removed_if_refused
+    from deeprx_tf.folders import BACKUP, FINISHED, FOREIGN, MODEL_JSON, read_folder
+    from link_sim.results import prepare_output_dir, removed_if_refused
 
-    meta = out_dir / "model.json"
+    meta = out_dir / MODEL_JSON
     if overwrite:  # start anew: whatever is in --out (finished, interrupted or corrupt) is not resumed
-        shutil.rmtree(out_dir / "backup", ignore_errors=True)
-    elif meta.is_file():
-        saved = read_json(meta, "checkpoint")
-        card = saved.get("card") if isinstance(saved, dict) else None
-        if not isinstance(card, dict):
+        shutil.rmtree(out_dir / BACKUP, ignore_errors=True)
+    else:
+        state = read_folder(out_dir).state
+        if state == FOREIGN:
             raise InputError(f"{meta} is not a deeprx-tf checkpoint; pass --overwrite to train anew "
                              "or choose another --out folder")
-        if card.get("complete"):
+        if state == FINISHED:
             raise OutputExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train "
                                     "anew or choose another --out folder")
     with removed_if_refused(out_dir):
@@ -176,5 +176,5 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
                             on_start=lambda: click.echo(announce, err=True))
     pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
     click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
-               f"wrote {out / 'model.json'}")
+               f"wrote {out / MODEL_JSON}")
     return card

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from deeprx_tf.compat import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.folders import MODEL_JSON, QAT_WEIGHTS, WEIGHTS
 from deeprx_tf.shipped import resolve_checkpoint, shipped_models
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
@@ -22,7 +23,6 @@ from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json, write_atomic, write_json
 
 FORMAT = "deeprx-tf/1"
-MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from deeprx_tf.folders import MODEL_JSON
 from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json
 
@@ -28,7 +29,7 @@ def read_learning_curve(run_dir: str | Path) -> dict:
         slots seen at the end of each epoch.
     """
     run = Path(run_dir)
-    history, meta = run / "history.csv", run / "model.json"
+    history, meta = run / "history.csv", run / MODEL_JSON
     for path in (history, meta):
         if not path.is_file():
             raise MissingInputError(f"{path} does not exist: {run} is not a training folder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from deeprx_tf.folders import MODEL_JSON
 from link_sim.errors import MissingInputError
 
 #: Name of the shipped checkpoint folder inside ``deeprx_tf/models``.
@@ -20,7 +21,7 @@ def shipped_checkpoint(name: str = DEFAULT_MODEL) -> Path:
         If no such model is installed.
     """
     path = Path(str(resources.files("deeprx_tf") / "models" / name))
-    if not (path / "model.json").is_file():
+    if not (path / MODEL_JSON).is_file():
         raise MissingInputError(f"no shipped DeepRx model {name!r} in {path.parent}; "
                                 "pass --checkpoint with a model trained by 'deeprx train'")
     return path
@@ -29,7 +30,7 @@ def shipped_checkpoint(name: str = DEFAULT_MODEL) -> Path:
 def shipped_models() -> list[str]:
     """Names of the checkpoints shipped in ``deeprx_tf/models``."""
     root = Path(str(resources.files("deeprx_tf") / "models"))
-    return sorted(p.name for p in root.iterdir() if (p / "model.json").is_file()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if (p / MODEL_JSON).is_file()) if root.is_dir() else []
 
 
 def resolve_checkpoint(path_or_name: str | Path) -> Path:

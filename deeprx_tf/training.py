@@ -17,10 +17,10 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from deeprx_tf.checkpoint import (MODEL_JSON, TrainingDomain, check_fits_scenario, load_checkpoint,
-                                  save_checkpoint)
+from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
+from deeprx_tf.folders import BACKUP, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
@@ -173,20 +173,17 @@ def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkCon
                      train_config: TrainConfig, init_from) -> None:
     """Refuse to resume an interrupted run in ``out`` with other options than it started with:
     its checkpoint would describe the second run only, though its first epochs ran under the first."""
-    if not (out / "backup").is_dir() or not (out / MODEL_JSON).is_file():
-        return  # nothing to resume
-    saved = read_json(out / MODEL_JSON, "checkpoint")
-    card = saved.get("card", {}) if isinstance(saved, dict) else {}
-    if isinstance(card, dict) and card.get("complete"):
-        return  # a finished run: training again starts anew
+    folder = read_folder(out)
+    if not folder.resumable:
+        return  # nothing to resume (a finished run: training again starts anew)
+    saved, card = folder.meta, folder.card
     now = {"architecture": model_config.to_dict(), "scenario": link_config.to_dict(),
            "training": train_config.to_dict(), "init_from": str(init_from) if init_from else None}
-    trained = card.get("train") if isinstance(card, dict) else None
-    then = {"architecture": saved.get("deeprx") if isinstance(saved, dict) else None,
-            "scenario": saved.get("link") if isinstance(saved, dict) else None,
+    trained = card.get("train")
+    then = {"architecture": saved.get("deeprx"), "scenario": saved.get("link"),
             # a card written before a training option existed ran with its default
             "training": {**TrainConfig.defaults(), **trained} if isinstance(trained, dict) else None,
-            "init_from": card.get("init_from") if isinstance(card, dict) else None}
+            "init_from": card.get("init_from")}
     differ = []
     for part, values in now.items():
         if not isinstance(values, dict):
@@ -220,7 +217,7 @@ def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strateg
         Whether this worker writes the outputs.
     """
     runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []
-    if not (out / "backup").is_dir():
+    if not (out / BACKUP).is_dir():
         runs = []
     data_seed = train_config.seed + 1000 * len(runs)
     runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -286,7 +283,7 @@ def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, mo
     callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if trainee.pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=trainee.model,
                                          qat_model=trainee.qat_model, chief=chief),
-                 keras.callbacks.BackupAndRestore(str(out / "backup"))]
+                 keras.callbacks.BackupAndRestore(str(out / BACKUP))]
     if chief:
         callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
                       keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]

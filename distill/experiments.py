@@ -38,6 +38,7 @@ from pathlib import Path
 
 from deeprx_tf.checkpoint import read_checkpoint_config
 from deeprx_tf.config import DeepRxConfig, link_dimensions
+from deeprx_tf.folders import FINISHED, read_folder
 from deeprx_tf.shipped import resolve_checkpoint
 from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
@@ -115,12 +116,8 @@ class KDExperiment:
         return config.size_vs_paper()
 
     def _finished(self, folder: Path) -> dict | None:
-        meta = folder / "model.json"
-        if meta.is_file():
-            card = read_json(meta, "checkpoint").get("card", {})
-            if card.get("complete"):
-                return card
-        return None
+        state = read_folder(folder)
+        return state.card if state.state == FINISHED else None
 
     def _run_name(self, stem: str, seed: int | None) -> str:
         """Runs of the training options' seed keep the plain name; others end in ``_seed<k>``."""

@@ -16,6 +16,9 @@ from link_sim.montecarlo import DEFAULT_SINR_GRID_DB, DEFAULTS
 #: `distill.distill_deeprx` and ``deeprx distill``.
 PAPER_ALPHA = 5e5
 PAPER_TEMPERATURE = 3.0
+#: Defaults of the distillation's optional terms: the paper's eq. (2) has neither the T^2 factor
+#: of Hinton et al. nor a Sobolev term (`distill.DeepRxDistiller`).
+DEFAULT_SCALE_BY_T2, DEFAULT_SOBOLEV_WEIGHT = False, 0.0
 
 #: Distillation losses by name (`distill.losses.KD_LOSSES`): the paper's bit-wise KL of the
 #: softened bit probabilities, and logit matching (squared error of clipped logits).

@@ -20,7 +20,8 @@ from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx
 from distill.distiller import DeepRxDistiller
 from distill.losses import KD_LOSSES, LOGIT_CLIP
-from distill.plan import KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA, PAPER_TEMPERATURE, check_kd_loss
+from distill.plan import (DEFAULT_SCALE_BY_T2, DEFAULT_SOBOLEV_WEIGHT, KD_LOSS_NAMES, KD_REDUCTIONS, PAPER_ALPHA,
+                          PAPER_TEMPERATURE, check_kd_loss)
 from link_sim import LinkConfig
 from link_sim.errors import InputError
 
@@ -37,8 +38,8 @@ def check_teacher(teacher_config: DeepRxConfig, student_config: DeepRxConfig, li
 
 
 def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_config: LinkConfig,
-                       alpha: float, temperature: float, scale_by_t2: bool = False,
-                       sobolev_weight: float = 0.0, kd_loss: str = KD_LOSS_NAMES[0],
+                       alpha: float, temperature: float, scale_by_t2: bool = DEFAULT_SCALE_BY_T2,
+                       sobolev_weight: float = DEFAULT_SOBOLEV_WEIGHT, kd_loss: str = KD_LOSS_NAMES[0],
                        kd_reduction: str = KD_REDUCTIONS[0]):
     """``(compile_trainee, card_extra)`` for `train_deeprx`: a `DeepRxDistiller` around the student.
 
@@ -79,7 +80,7 @@ def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_c
 
 def distill_deeprx(student_config, link_config: LinkConfig, train_config, out_dir, teacher,
                    alpha: float = PAPER_ALPHA, temperature: float = PAPER_TEMPERATURE,
-                   scale_by_t2: bool = False, sobolev_weight: float = 0.0,
+                   scale_by_t2: bool = DEFAULT_SCALE_BY_T2, sobolev_weight: float = DEFAULT_SOBOLEV_WEIGHT,
                    kd_loss: str = KD_LOSS_NAMES[0], kd_reduction: str = KD_REDUCTIONS[0], **kwargs) -> dict:
     """Train a DeepRx student against a teacher checkpoint; returns the model card.
 
