@@ -7,8 +7,6 @@ model's state (`deeprx_tf.qat`), learned int8 ranges included.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import dataclasses
 from pathlib import Path
 from typing import NamedTuple

@@ -14,8 +14,6 @@ Each example is ``(features, target)``:
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 from collections.abc import Sequence
 
 import numpy as np

@@ -13,8 +13,6 @@ op by op, reading each convolution's dilation factors from the flatbuffer
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import re
 import shutil
 import subprocess

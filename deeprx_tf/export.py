@@ -15,8 +15,6 @@ quantization-aware-trained model was trained in that same graph
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import os
 from pathlib import Path
 

@@ -22,8 +22,6 @@ shipped model the int8 graph goes from 107 to 73 ops.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import copy
 
 import numpy as np

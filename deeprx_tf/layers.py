@@ -32,8 +32,6 @@ layers only: `with_keras_layers` gives them the same model built from those.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import functools
 import os
 from pathlib import Path

@@ -9,8 +9,6 @@ deployed file's, not the Keras model's.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 from pathlib import Path
 
 import numpy as np

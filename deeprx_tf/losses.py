@@ -10,8 +10,6 @@ Keras only, not Sionna.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import tensorflow as tf
 import tf_keras as keras
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig

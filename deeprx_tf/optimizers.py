@@ -9,8 +9,6 @@ corrected moments, decoupled weight decay, and a per-variable trust ratio
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import tensorflow as tf
 import tf_keras as keras
 

@@ -23,8 +23,6 @@ makes the training data does. Two signals use it, in training only:
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import tensorflow as tf
 import tf_keras as keras
 

@@ -10,8 +10,6 @@ measures what a model reached.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import dataclasses
 
 import numpy as np

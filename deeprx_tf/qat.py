@@ -28,8 +28,6 @@ dilation rewrite.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras

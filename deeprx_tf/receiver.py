@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import dataclasses
 import functools
 import warnings

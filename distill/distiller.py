@@ -8,8 +8,6 @@ loss, the one ``deeprx distill`` trains with.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import math
 
 import tensorflow as tf

@@ -30,8 +30,6 @@ teacher alone. Each step writes ``<step>.json`` and ``<step>.png``.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path

@@ -16,8 +16,6 @@ scaling (gradients of the soft term keep their size as T changes) is the
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import tensorflow as tf
 
 from deeprx_tf.losses import masked_mean, masked_sum

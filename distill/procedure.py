@@ -8,8 +8,6 @@ differ by the teacher alone.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import functools
 from pathlib import Path
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import numpy as np
 import tensorflow as tf
 from sionna.phy import Block, config as sionna_config

@@ -16,8 +16,6 @@ A receiver that needs the true channel (perfect CSI) says so with a
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 from typing import Protocol, runtime_checkable
 
 import tensorflow as tf

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 from collections.abc import Callable
 from typing import NamedTuple, Union
 

@@ -9,8 +9,6 @@ iterations, early stop).
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import dataclasses
 import math
 from collections.abc import Callable, Sequence

@@ -3,8 +3,6 @@ lifecycle of one model, written as JSON, CSV and PNGs (what ``deeprx profile`` r
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
-
 import csv
 import io
 from collections.abc import Callable
