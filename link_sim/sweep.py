@@ -143,9 +143,9 @@ def parse_sinr_grid(text: str) -> list[float]:
             grid = list(np.round(np.arange(start, stop + step / 2, step), 6))
         else:
             grid = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as err:
-        if str(err):
-            raise
+    except InputError:
+        raise
+    except ValueError:  # a part that is not a number, or not three parts
         raise InputError(
             f"malformed SINR grid {text!r}: use start:stop:step (e.g. 0:30:5) or a list (e.g. 0,10,20)"
         ) from None

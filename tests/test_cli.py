@@ -43,6 +43,8 @@ def test_simulate_writes_results(tmp_path, capsys):
     (["--channel", "CDL-Z"], "unknown channel model"),
     (["--mcs-index", "15"], "256-QAM"),
     (["--sinr", "0:10"], "malformed SINR grid"),
+    (["--sinr", "5:x:5"], "malformed SINR grid"),
+    (["--sinr", "5,abc"], "malformed SINR grid"),
     (["--sinr", "10,5"], "strictly increasing"),
     (["--sinr", "0:10:-1"], "step must be positive"),
     (["--sinr", "0:1e12:1"], "at most 200 points"),
@@ -346,3 +348,14 @@ def test_a_malformed_tf_config_is_named(tmp_path, capsys, monkeypatch):
                        capsys)
     assert code == 2 and "TF_CONFIG" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_quickest_training_run_needs_no_warmup_option(tmp_path, capsys):
+    # a run shorter than the default 200 warm-up steps warms up for a tenth of it instead
+    main(["train", "--preset", "x0.0625", "--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2",
+          "--batch-size", "2", "--validation-slots", "2", "--out", str(tmp_path / "m")])
+    card = json.loads((tmp_path / "m" / "model.json").read_text())["card"]
+    assert card["complete"] and card["train"]["warmup_steps"] == 0
+    code, _, err = run(["train", "--preset", "x0.0625", "--num-prb", "1", "--steps", "4", "--warmup-steps", "4",
+                        "--out", str(tmp_path / "n")], capsys)
+    assert code == 2 and "--warmup-steps" in err and err.count("\n") == 1
