@@ -98,7 +98,7 @@ def dataclass_from_dict(cls, data: Any, what: str):
 
 
 #: Lock file of an output folder in use (`prepare_output_dir`).
-LOCK_FILE = ".deeprx.lock"
+LOCK_FILE = ".output.lock"
 # open lock files of the folders this process holds, kept open until it exits
 _held_locks: dict[Path, Any] = {}
 

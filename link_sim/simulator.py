@@ -131,11 +131,6 @@ class LinkSimulator(Block):
         """The receiver under test."""
         return self._receiver
 
-    @property
-    def reports_uncoded_ber(self) -> bool:
-        """Whether the receiver exposes coded-bit LLRs (`compute_llr`)."""
-        return self._has_llr
-
     def transmit(self, batch_size, sinr_db) -> LinkBatch:
         """Send one batch through the channel, interference and noise.
 
