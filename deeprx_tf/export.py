@@ -280,6 +280,17 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     -------
     dict
         The sidecar's content.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from deeprx_tf import load_checkpoint
+    >>> ckpt = load_checkpoint("default")
+    >>> out = Path(tempfile.mkdtemp()) / "deeprx.tflite"
+    >>> info = export_deeprx(ckpt.model, "float", out, ckpt.link_config.replace(num_prb=1))
+    >>> info["input"]["shape"], info["inputs"]["equalized_input"]
+    ([1, 14, 12, 13], True)
     """
     spec = export_format(fmt)
     if calibration not in CALIBRATION_METHODS:

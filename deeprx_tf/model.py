@@ -64,6 +64,13 @@ def build_deeprx(config: DeepRxConfig, num_ofdm_symbols: int | None = None,
         logits : [batch, num_ofdm_symbols, num_subcarriers, num_layers * num_bits_per_symbol], tf.float32
             One logit per bit, layer and resource element (layer-major);
             positive means bit 1 (Sionna's LLR sign).
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> model = build_deeprx(DeepRxConfig().scaled(0.25))  # x0.25 of the paper's widths
+    >>> model(tf.zeros([2, 14, 48, model.input_shape[-1]])).shape  # 4 PRB, 1x2 SIMO, 256-QAM
+    TensorShape([2, 14, 48, 8])
     """
     inputs = keras.Input((num_ofdm_symbols, num_subcarriers, config.num_input_channels),
                          name="features")

@@ -49,7 +49,7 @@ class Lamb(keras.optimizers.Optimizer):
     >>> w = tf.Variable([3.0, 4.0])
     >>> _ = optimizer.apply_gradients([(tf.constant([1.0, 1.0]), w)])
     >>> [round(float(x), 4) for x in w.numpy()]
-    [2.9293, 3.9293]
+    [2.9646, 3.9646]
     """
 
     def __init__(self, learning_rate=1e-2, beta_1: float = 0.9, beta_2: float = 0.999,

@@ -90,6 +90,16 @@ class DeepRxReceiver(Block):
         Sionna's `PUSCHReceiver`).
     tb_crc_status : [batch_size, 1], tf.bool
         Only with ``return_tb_crc_status=True``.
+
+    Example
+    -------
+    >>> from deeprx_tf import load_checkpoint
+    >>> from link_sim import LinkConfig, LinkSimulator
+    >>> ckpt = load_checkpoint("default")  # the shipped model
+    >>> sim = LinkSimulator(LinkConfig(num_prb=1), receiver=lambda tx: DeepRxReceiver(tx, ckpt.model))
+    >>> b, b_hat = sim(4, 30.0)  # Sionna's Monte Carlo contract: (batch_size, SINR [dB])
+    >>> b_hat.shape == b.shape
+    True
     """
 
     def __init__(self, pusch_transmitter, model, return_tb_crc_status: bool = False,

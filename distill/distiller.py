@@ -69,6 +69,22 @@ class Distiller(keras.Model):
     student, teacher : tf_keras.Model
         Models with the same input and output shapes; they output logits.
         A Keras 3 model is refused (this package trains with tf_keras).
+
+    Example
+    -------
+    keras.io's usage, unchanged:
+
+    >>> import numpy as np
+    >>> import tf_keras as keras
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> distiller = Distiller(student=student, teacher=teacher)
+    >>> distiller.compile(optimizer=keras.optimizers.Adam(), metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    ...                   student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...                   distillation_loss_fn=keras.losses.KLDivergence(), alpha=0.1, temperature=10)
+    >>> history = distiller.fit(np.ones((8, 4)), np.zeros(8), epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['distillation_loss', 'loss', 'sparse_categorical_accuracy', 'student_loss']
     """
 
     def __init__(self, student: keras.Model, teacher: keras.Model, **kwargs):

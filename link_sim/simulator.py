@@ -95,6 +95,17 @@ class LinkSimulator(Block):
         Transmitted information bits.
     b_hat : [batch_size, 1, tb_size], tf.float32
         Decoded information bits.
+
+    Example
+    -------
+    >>> from link_sim import LinkConfig
+    >>> sim = LinkSimulator(LinkConfig(num_prb=1), "lmmse")
+    >>> counts = sim.count_errors(4, 25.0)
+    >>> int(counts["blocks"]), int(counts["uncoded_bits"]) == 4 * sim.transmitter.num_coded_bits
+    (4, True)
+
+    In Sionna's ``sim_ber``:
+    ``sionna.phy.utils.sim_ber(sim, [20.0, 25.0], batch_size=16, max_mc_iter=4)``.
     """
 
     def __init__(self, config: LinkConfig, receiver: ReceiverSpec = "lmmse", precision=None, **kwargs):

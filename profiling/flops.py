@@ -239,6 +239,14 @@ def count_flops(model: keras.Model, input_shape) -> FlopsReport:
     FlopsReport
         Per-layer and per-block FLOPs, the analytic cross-check and the ops
         counted as zero.
+
+    Example
+    -------
+    >>> from deeprx_tf import DeepRxConfig, build_deeprx
+    >>> config = DeepRxConfig().scaled(0.25)
+    >>> report = count_flops(build_deeprx(config), (14, 48, config.num_input_channels))
+    >>> report.mismatches()  # the profiler agrees with the analytic count on every convolution
+    []
     """
     shape = tuple(int(d) for d in input_shape)
     if len(shape) == len(model.input_shape) - 1:
