@@ -173,6 +173,8 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
         card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
                             command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
                             compile_trainee=compile_trainee, card_extra=card_extra,
+                            # a progress bar from the first batch on a terminal, a line per epoch in a log
+                            verbose=1 if sys.stdout.isatty() else 2,
                             on_start=lambda: click.echo(announce, err=True))
     pruned = (f"sparsity {card['pruning']['sparsity_reached']:.1%}; " if card.get("pruning") else "")
     click.echo(f"validation Geometric Mean BER {card['validation']['val_gmber']:.3f}; {pruned}"
