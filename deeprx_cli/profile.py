@@ -121,6 +121,10 @@ def profile(checkpoint, preset, num_prb, num_rx_ant, num_layers, processors_path
     for name, energy in result["energy_per_inference_j"]["total"].items():
         click.echo(f"  {name:<18} {energy * 1e3:10.3f} mJ per inference (metric 0)")
     for name, m in result["measured"].items():
+        if not m["reliable"]:
+            click.echo(f"  measured {name}: unreliable, the workload drew {m['relative_power_w']:.2f} W "
+                       f"relative to the idle baseline (was the CPU busy?); {m['power_source']}")
+            continue
         click.echo(f"  measured {name}: {m['energy_per_item_j'] * 1e3:.3f} mJ "
                    f"(relative power {m['relative_power_w']:.2f} W; {m['power_source']})")
     life = result["lifecycle"]

@@ -86,6 +86,12 @@ class EnergyMeasurement:
         return self.absolute_power_w - self.base_power_w
 
     @property
+    def reliable(self) -> bool:
+        """Whether the workload drew more than the idle baseline: a relative power at or below 0
+        means the base was noisy (another load while idle, or the model's estimate), not a figure."""
+        return self.relative_power_w > 0
+
+    @property
     def relative_energy_j(self) -> float:
         return self.relative_power_w * self.duration_s
 
@@ -106,6 +112,7 @@ class EnergyMeasurement:
             "count": self.count,
             "relative_energy_j": self.relative_energy_j,
             "energy_per_item_j": self.energy_per_item_j,
+            "reliable": self.reliable,
         }
 
 

@@ -146,6 +146,10 @@ def test_base_power_arithmetic_on_a_scripted_trace():
     assert m.relative_power_w == 20.0
     assert m.relative_energy_j == 80.0
     assert m.energy_per_item_j == 0.8
+    assert m.reliable and m.to_dict()["reliable"]
+    # a workload below the idle baseline (a busy CPU while idle) is flagged, not a figure
+    busy = EnergyMeasurement(idle_powers_w=[30.0, 30.0, 30.0], absolute_power_w=25.0, duration_s=4.0, count=100)
+    assert busy.relative_power_w == -5.0 and not busy.reliable
     with pytest.raises(ValueError):
         EnergyMeasurement([], 1.0, 1.0, 1)
 
