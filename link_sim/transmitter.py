@@ -73,7 +73,7 @@ def transport_block_decoder(pusch_transmitter: PUSCHTransmitter, precision=None)
     """
     encoder = tb_encoder_of(pusch_transmitter)
     with tf.init_scope():  # eager even when a receiver is built inside a traced function
-        encoder(tf.zeros([1, encoder.num_tx, encoder.tb_size], encoder.rdtype))
+        encoder(tf.zeros([1, encoder.num_tx, encoder.k], encoder.rdtype))  # k: its input bits
     own = copy.copy(encoder)  # same code, interleaver and scrambler; only the CRC blocks are its own
     own._tb_crc_encoder = CRCEncoder(encoder.tb_crc_encoder.crc_degree, precision=encoder.precision)
     if encoder.cb_crc_encoder is not None:
