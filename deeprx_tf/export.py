@@ -235,16 +235,13 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     Parameters
     ----------
     model : tf_keras.Model
-        A DeepRx model (`build_deeprx`, `deeprx_tf.load_checkpoint`),
-        usually fully convolutional.
+        A DeepRx model (`build_deeprx`, `deeprx_tf.load_checkpoint`).
     fmt : "float", "int8", "int16x8" or "edgetpu"
         See `EXPORT_FORMATS`.
     out : str or Path
         The ``.tflite`` file to write; ``.json`` beside it.
     link_config : LinkConfig
-        The scenario: fixes the grid (OFDM symbols x subcarriers) and
-        draws the int8 calibration slots (SINR uniform in
-        its ``sinr_db``, its channel model and DMRS count).
+        The scenario: the grid, and the link of the calibration slots.
     num_calibration_slots : int
         Slots in the representative dataset of the int8 formats.
     seed : int
@@ -256,25 +253,18 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     qat_model : tf_keras.Model, optional
         The quantization-aware-trained model (`deeprx_tf.qat`) whose float
         weights ``model`` holds: what ``calibration="learned"`` converts
-        (``edgetpu`` after rewriting it, `deeprx_tf.qat.quantize_rewritten`,
-        checked like the float rewrite but on the logits' signs, since fake
-        quantization rounds the two graphs' sums apart where they fall on a
-        rounding boundary). The other calibrations, and ``float`` and
-        ``int16x8``, use ``model`` alone.
+        (for ``edgetpu`` rewritten by `deeprx_tf.qat.quantize_rewritten` and
+        checked on the logits' signs).
     calibration : "batch-mean", "minmax" or "learned"
-        How ``int8`` and ``edgetpu`` set the activation ranges:
-        ``"batch-mean"`` (default), from the calibration slots, the mean
-        over batches of `deeprx_tf.qat.CALIBRATION_BATCH_SLOTS` slots of
-        each tensor's minimum and maximum (`deeprx_tf.qat.calibrated_for_int8`);
-        ``"minmax"``, the TFLite converter's minimum and maximum over all
-        slots; ``"learned"``, the ranges ``qat_model`` learned in training.
-        ``int16x8`` always uses the converter's.
+        How ``int8`` and ``edgetpu`` set the activation ranges: the mean
+        over batches of `deeprx_tf.qat.CALIBRATION_BATCH_SLOTS` calibration
+        slots of each tensor's minimum and maximum (default); the TFLite
+        converter's minimum and maximum over all slots (``int16x8``
+        always); the ranges ``qat_model`` learned.
     model_config : DeepRxConfig, optional
-        The model's architecture, for its optional inputs
-        (`DeepRxConfig.feature_options`, recorded in the sidecar as
-        ``"inputs"`` for `deeprx_tf.TFLiteReceiver`); by default the one
-        ``model`` carries (`deeprx_tf.model.config_of`), and for a model
-        built otherwise the published DeepRx's inputs.
+        The architecture, for its optional inputs (recorded in the sidecar
+        for `deeprx_tf.TFLiteReceiver`); by default the one ``model``
+        carries (`deeprx_tf.model.config_of`), else the published inputs.
 
     Returns
     -------
