@@ -249,7 +249,7 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     overwrite : bool
         Replace existing files; otherwise refuse with `FileExistsError`.
     metadata : dict, optional
-        More entries for the sidecar (for example the source checkpoint).
+        More entries for the sidecar (the source checkpoint, say).
     qat_model : tf_keras.Model, optional
         The quantization-aware-trained model (`deeprx_tf.qat`) whose float
         weights ``model`` holds: what ``calibration="learned"`` converts
@@ -273,11 +273,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
 
     Example
     -------
-    >>> import tempfile
-    >>> from pathlib import Path
+    >>> import tempfile, pathlib
     >>> from deeprx_tf import load_checkpoint
     >>> ckpt = load_checkpoint("default")
-    >>> out = Path(tempfile.mkdtemp()) / "deeprx.tflite"
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "deeprx.tflite"
     >>> info = export_deeprx(ckpt.model, "float", out, ckpt.link_config.replace(num_prb=1))
     >>> info["input"]["shape"], info["inputs"]["equalized_input"]
     ([1, 14, 12, 13], True)
