@@ -10,8 +10,9 @@ from deeprx_cli import main
 TINY = ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1",
         "--sinr", "10,30"]
 BASELINES = ["--receiver", "lmmse", "--receiver", "perfect-csi"]
+# no --warmup-steps: a 4-step run warms up for a tenth of it (0 steps) by default
 TINY_TRAIN = ["--num-prb", "1", "--preset", "x0.0625", "--steps", "4", "--steps-per-epoch", "2",
-              "--warmup-steps", "1", "--batch-size", "4", "--validation-slots", "8",
+              "--batch-size", "4", "--validation-slots", "8",
               "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1"]
 
 
@@ -86,85 +87,117 @@ def test_existing_results_are_not_clobbered(tmp_path, capsys):
     assert json.loads((out_dir / "results.json").read_text()) == {"keep": True}
 
 
-def test_train_then_simulate_with_the_checkpoint(tmp_path, capsys):
-    ckpt = tmp_path / "ck"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny checkpoint trained by ``deeprx train`` (2 epochs of 2 steps of 4 slots), shared by the
+    tests of what the other commands do with it."""
+    ckpt = tmp_path_factory.mktemp("trained") / "ck"
     main(["train", *TINY_TRAIN, "--out", str(ckpt)])
-    card = json.loads((ckpt / "model.json").read_text())["card"]
-    assert card["complete"] and card["train"]["steps"] == 4
+    return ckpt
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    """The trained checkpoint exported to int8 by ``deeprx export``."""
+    tflite = trained.parent / "ck_int8.tflite"
+    main(["export", "--checkpoint", str(trained), "--format", "int8", "--calibration-slots", "8",
+          "--out", str(tflite)])
+    return tflite
+
+
+def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tmp_path):
+    card = json.loads((trained / "model.json").read_text())["card"]
+    assert card["complete"] and card["train"]["steps"] == 4 and card["train"]["warmup_steps"] == 0
     assert card["command"].startswith("deeprx")
-    assert (ckpt / "logs").is_dir()  # TensorBoard
+    assert (trained / "logs").is_dir()  # TensorBoard
     from deeprx_tf.history import plot_learning_curves, read_learning_curve
 
-    curve = read_learning_curve(ckpt)  # 2 epochs of 2 steps of 4 slots
+    curve = read_learning_curve(trained)  # 2 epochs of 2 steps of 4 slots
     assert curve["slots"] == [8, 16] and curve["steps"] == [2, 4] and len(curve["val_gmber"]) == 2
     assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
-    # a finished checkpoint is not trained over without --overwrite
-    code, _, err = run(["train", *TINY_TRAIN, "--out", str(ckpt)], capsys)
+
+
+def test_a_finished_checkpoint_is_not_trained_over_without_overwrite(trained, capsys):
+    before = (trained / "weights.h5").read_bytes()
+    code, _, err = run(["train", *TINY_TRAIN, "--out", str(trained)], capsys)
     assert code == 2 and "--overwrite" in err
-    out_dir = tmp_path / "sim"
-    main(["simulate", *TINY, "--receiver", "lmmse", "--receiver", "deeprx", "--checkpoint", str(ckpt),
-          "--out", str(out_dir)])
-    report = json.loads((out_dir / "results.json").read_text())
+    assert (trained / "weights.h5").read_bytes() == before
+
+
+def test_simulate_takes_the_checkpoint_and_several_side_by_side(trained, tmp_path):
+    main(["simulate", *TINY, "--receiver", "lmmse", "--receiver", "deeprx", "--checkpoint", str(trained),
+          "--out", str(tmp_path / "sim")])
+    report = json.loads((tmp_path / "sim" / "results.json").read_text())
     assert set(report["receivers"]) == {"lmmse", "deeprx"}
-    # several checkpoints side by side: deeprx:PATH
-    main(["simulate", *TINY, "--receiver", f"deeprx:{ckpt}", "--receiver", "deeprx",
+    assert report["receivers"]["deeprx"]["points"][0]["uncoded_bits"] > 0
+    main(["simulate", *TINY, "--receiver", f"deeprx:{trained}", "--receiver", "deeprx",
           "--out", str(tmp_path / "two")])
     two = json.loads((tmp_path / "two" / "results.json").read_text())["receivers"]
-    assert list(two) == [f"deeprx:{ckpt}", "deeprx"]
-    assert report["receivers"]["deeprx"]["points"][0]["uncoded_bits"] > 0
-    # a scenario the checkpoint never trained on: one warning line per mismatch, then the results
+    assert list(two) == [f"deeprx:{trained}", "deeprx"]
+
+
+def test_simulate_warns_once_per_mismatch_where_the_checkpoint_never_trained(trained, tmp_path, capsys):
     capsys.readouterr()
-    main(["simulate", *TINY, "--num-dmrs-symbols", "2", "--receiver", "deeprx", "--checkpoint", str(ckpt),
+    main(["simulate", *TINY, "--num-dmrs-symbols", "2", "--receiver", "deeprx", "--checkpoint", str(trained),
           "--out", str(tmp_path / "dmrs2")])
     warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warned) == 1 and "2 DMRS symbol(s) (trained on 1)" in warned[0]
-    # the checkpoint does not fit a 4-antenna scenario
+
+
+def test_a_checkpoint_that_does_not_fit_the_scenario_is_one_line(trained, tmp_path, capsys):
     code, _, err = run(["simulate", *TINY, "--num-rx-ant", "4", "--receiver", "deeprx", "--checkpoint",
-                        str(ckpt), "--out", str(tmp_path / "s2")], capsys)
+                        str(trained), "--out", str(tmp_path / "s2")], capsys)
     assert code == 2 and "receive antennas" in err and err.count("\n") == 1
-    # fine-tuning starts from the checkpoint's weights (a vanishing learning rate keeps them)
+
+
+def test_fine_tuning_with_qat_starts_from_the_checkpoints_weights(trained, tmp_path):
+    # a vanishing learning rate keeps the weights it started from
     tuned = tmp_path / "tuned"
-    main(["train", *TINY_TRAIN, "--init-from", str(ckpt), "--lr", "1e-12", "--seed", "7", "--qat",
+    main(["train", *TINY_TRAIN, "--init-from", str(trained), "--lr", "1e-12", "--seed", "7", "--qat",
           "--out", str(tuned)])
     from deeprx_tf.checkpoint import load_checkpoint
 
-    before, after = load_checkpoint(ckpt).model, load_checkpoint(tuned).model
+    before, after = load_checkpoint(trained).model, load_checkpoint(tuned).model
     np.testing.assert_allclose(after.get_layer("conv_in").kernel.numpy(),
                                before.get_layer("conv_in").kernel.numpy(), atol=1e-6)
     tuned_card = json.loads((tuned / "model.json").read_text())["card"]
-    assert tuned_card["init_from"] == str(ckpt) and tuned_card["qat"]
+    assert tuned_card["init_from"] == str(trained) and tuned_card["qat"]
     assert tuned_card["training_domain"] == {"channel_models": ["TDL-C"], "dmrs_symbols": [1],
                                              "mcs_indices": [20], "sinr_db": [-4.0, 32.0]}
     assert (tuned / "qat_weights.h5").is_file()  # the QAT state, learned ranges included
-    # export it to int8 TFLite and simulate the deployed file next to the Keras model
-    tflite = tmp_path / "ck_int8.tflite"
-    main(["export", "--checkpoint", str(ckpt), "--format", "int8", "--calibration-slots", "8",
-          "--out", str(tflite)])
-    sidecar = json.loads(tflite.with_suffix(".json").read_text())
-    assert sidecar["input"]["dtype"] == "int8" and sidecar["checkpoint"] == str(ckpt)
+
+
+def test_export_to_int8_and_simulate_the_deployed_file(trained, exported, tmp_path):
+    sidecar = json.loads(exported.with_suffix(".json").read_text())
+    assert sidecar["input"]["dtype"] == "int8" and sidecar["checkpoint"] == str(trained)
     assert sidecar["grid"] == {"num_ofdm_symbols": 14, "num_subcarriers": 12}
     assert sidecar["calibration"]["ranges"] == "batch-mean"
-    main(["simulate", *TINY, "--receiver", f"deeprx:{ckpt}", "--receiver", f"tflite:{tflite}",
+    main(["simulate", *TINY, "--receiver", f"deeprx:{trained}", "--receiver", f"tflite:{exported}",
           "--out", str(tmp_path / "deployed")])
     deployed = json.loads((tmp_path / "deployed" / "results.json").read_text())["receivers"]
-    assert deployed[f"tflite:{tflite}"]["points"][0]["uncoded_bits"] > 0
-    before = tflite.read_bytes()
+    assert deployed[f"tflite:{exported}"]["points"][0]["uncoded_bits"] > 0
+
+
+def test_bad_export_and_tflite_input_is_one_line_and_clobbers_nothing(trained, exported, tmp_path, capsys):
+    before = exported.read_bytes()
     for argv, message in [
-        (["export", "--checkpoint", str(ckpt), "--out", str(tflite)], "--overwrite"),
-        (["export", "--checkpoint", str(ckpt), "--format", "int4", "--out", str(tmp_path / "x.tflite")],
+        (["export", "--checkpoint", str(trained), "--out", str(exported)], "--overwrite"),
+        (["export", "--checkpoint", str(trained), "--format", "int4", "--out", str(tmp_path / "x.tflite")],
          "int4"),
-        (["export", "--checkpoint", str(ckpt), "--calibration", "percentile", "--out",
+        (["export", "--checkpoint", str(trained), "--calibration", "percentile", "--out",
           str(tmp_path / "x.tflite")], "percentile"),
-        (["simulate", *TINY, "--num-prb", "2", "--receiver", f"tflite:{tflite}", "--out",
+        (["simulate", *TINY, "--num-prb", "2", "--receiver", f"tflite:{exported}", "--out",
           str(tmp_path / "s3")], "grid"),
         (["simulate", *TINY, "--receiver", f"tflite:{tmp_path / 'none.tflite'}", "--out",
           str(tmp_path / "s4")], "does not exist"),
     ]:
         code, _, err = run(argv, capsys)
         assert code == 2 and message in err and err.count("\n") == 1, err
-    assert tflite.read_bytes() == before
-    # profile the trained checkpoint on its own grid
-    main(["profile", "--checkpoint", str(ckpt), "--out", str(tmp_path / "prof")])
+    assert exported.read_bytes() == before
+
+
+def test_profile_the_trained_checkpoint_on_its_own_grid(trained, tmp_path):
+    main(["profile", "--checkpoint", str(trained), "--out", str(tmp_path / "prof")])
     profile = json.loads((tmp_path / "prof" / "profile.json").read_text())
     assert profile["about"]["num_subcarriers"] == 12 and profile["flops"]["analytic_mismatches"] == []
 
@@ -235,6 +268,7 @@ def test_simulate_prints_no_tensorflow_start_up_lines(tmp_path):
     assert err.startswith("scenario:")
 
 
+@pytest.mark.slow  # .ci/run runs it on every submission, in its pass with the other oneDNN setting
 def test_simulate_runs_with_onednn_off_and_decides_as_with_it_on(tmp_path):
     # TensorFlow turns oneDNN on by default only on some CPUs (AVX-512-class); elsewhere the shipped
     # DeepRx used to crash in every graph. Both settings, each in its own process (TensorFlow reads
@@ -347,12 +381,9 @@ def test_a_malformed_tf_config_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
-def test_the_quickest_training_run_needs_no_warmup_option(tmp_path, capsys):
-    # a run shorter than the default 200 warm-up steps warms up for a tenth of it instead
-    main(["train", "--preset", "x0.0625", "--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2",
-          "--batch-size", "2", "--validation-slots", "2", "--out", str(tmp_path / "m")])
-    card = json.loads((tmp_path / "m" / "model.json").read_text())["card"]
-    assert card["complete"] and card["train"]["warmup_steps"] == 0
+def test_a_warmup_as_long_as_the_run_is_refused_naming_the_option(tmp_path, capsys):
+    # without --warmup-steps a short run warms up for a tenth of it (the trained fixture's run)
     code, _, err = run(["train", "--preset", "x0.0625", "--num-prb", "1", "--steps", "4", "--warmup-steps", "4",
                         "--out", str(tmp_path / "n")], capsys)
     assert code == 2 and "--warmup-steps" in err and err.count("\n") == 1
+    assert not (tmp_path / "n").exists()

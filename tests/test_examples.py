@@ -53,6 +53,7 @@ def test_profile_deeprx():
     assert result["energy_j"]["Coral Edge TPU"]["total"] > 0
 
 
+@pytest.mark.slow  # export and the TFLite receiver in a link: tests/test_export.py and test_cli.py
 def test_export_tflite_in_link(small_checkpoint, tmp_path):
     checkpoint, _ = small_checkpoint
     result = example("export_tflite_in_link").main(
