@@ -22,7 +22,7 @@ from sionna.phy import config as sionna_config
 
 from deeprx_tf.config import DeepRxConfig, link_dimensions
 from deeprx_tf.features import GridLayout
-from deeprx_tf.privileged import PRIVILEGED_SIGNALS, channel_grid
+from deeprx_tf.privileged import PRIVILEGED_SIGNALS, channel_grid, num_channel_outputs
 from deeprx_tf.train_config import TRAIN_CHANNEL_MODELS, VALIDATION_CHANNEL_MODELS
 from link_sim import LinkConfig, LinkSimulator
 from link_sim.errors import InputError
@@ -155,7 +155,7 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     num_channels = (model_config or DeepRxConfig(**link_dimensions(config))).num_input_channels
     target = tf.TensorSpec(grid + [layout.num_outputs + 1], tf.float32)
     if makers[0].privileged:
-        widths = {"channel": 2 * config.num_rx_ant * config.num_tx_ant, "genie_llr": layout.num_outputs}
+        widths = {"channel": num_channel_outputs(config), "genie_llr": layout.num_outputs}
         target = {"bits": target, **{s: tf.TensorSpec(grid + [widths[s]], tf.float32)
                                      for s in makers[0].privileged}}
     spec = (tf.TensorSpec(grid + [num_channels], tf.float32), target)

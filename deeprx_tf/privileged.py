@@ -58,6 +58,12 @@ def channel_grid(h):
     return tf.concat([tf.math.real(h), tf.math.imag(h)], axis=-1)
 
 
+def num_channel_outputs(link_config) -> int:
+    """Channels of `channel_grid` on a `link_sim.LinkConfig`'s link: the real and imaginary parts
+    of each (receive antenna, transmit antenna) pair."""
+    return 2 * link_config.num_rx_ant * link_config.num_tx_ant
+
+
 def with_channel_head(model: keras.Model, num_channel_outputs: int) -> keras.Model:
     """``model``'s layers with a second output: a channel estimate from the features of its logits.
 
@@ -67,7 +73,7 @@ def with_channel_head(model: keras.Model, num_channel_outputs: int) -> keras.Mod
         A DeepRx model (`deeprx_tf.build_deeprx`); its layers are shared,
         so training the returned model trains ``model``.
     num_channel_outputs : int
-        ``2 * num_rx_ant * num_tx_ant`` (`channel_grid`).
+        `num_channel_outputs` of the link.
 
     Returns
     -------
@@ -100,7 +106,7 @@ class PrivilegedTrainee(keras.Model):
     model : tf_keras.Model
         The DeepRx model to train.
     num_channel_outputs : int
-        ``2 * num_rx_ant * num_tx_ant``; used with ``channel_loss_weight > 0``.
+        `num_channel_outputs` of the link; used with ``channel_loss_weight > 0``.
     channel_loss_weight : float
         Initial weight of the channel MSE (0: no channel head).
     genie_loss_weight : float

@@ -22,7 +22,7 @@ from deeprx_tf.folders import BACKUP, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
-from deeprx_tf.privileged import compile_privileged_trainee
+from deeprx_tf.privileged import compile_privileged_trainee, num_channel_outputs
 from deeprx_tf.pruning import prunable, pruning_callbacks, sparsity
 from deeprx_tf.qat import calibrate_activation_ranges, copy_float_weights, quantize_for_training
 from deeprx_tf.train_config import STRATEGIES, VALIDATION_CHANNEL_MODELS, TrainConfig
@@ -258,7 +258,7 @@ def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_co
         fitted = prunable(model, pruning) if pruning else model
     if train_config.privileged_signals():
         compile_trainee = functools.partial(
-            compile_privileged_trainee, num_channel_outputs=2 * link_config.num_rx_ant * link_config.num_tx_ant,
+            compile_privileged_trainee, num_channel_outputs=num_channel_outputs(link_config),
             channel_loss_weight=train_config.channel_loss_weight,
             genie_loss_weight=train_config.genie_loss_weight, decay_steps=train_config.steps)
     if compile_trainee is None:
