@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
-from deeprx_tf.compat import LinkShape, check_model_fits
+from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.folders import MODEL_JSON, QAT_WEIGHTS, WEIGHTS
 from deeprx_tf.shipped import resolve_checkpoint, shipped_models
@@ -205,7 +205,7 @@ def _load_weights(model, path: Path, what: str, hint: str = ""):
 
 def check_fits_scenario(config: DeepRxConfig, link_config: LinkConfig, name: str = "the checkpoint") -> None:
     """Raise `InputError` if a model of this architecture cannot receive the scenario's slots
-    (`deeprx_tf.compat.check_model_fits`)."""
+    (`deeprx_tf.link_fit.check_model_fits`)."""
     check_model_fits(name, LinkShape.of_link_config(link_config),
                      num_outputs=config.num_outputs, num_layers=config.num_layers,
                      inputs=config.feature_options(), num_rx_ant=config.num_rx_ant,

@@ -24,7 +24,7 @@ import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
-from deeprx_tf.compat import LinkShape, check_model_fits
+from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.formats import (CALIBRATION_METHODS, DEFAULT_CALIBRATION_SLOTS, EXPORT_FORMATS, ExportFormat,
                                export_format, sidecar_path)

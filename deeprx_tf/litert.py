@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util  # XLA context while tracing (as tf.function)
 
-from deeprx_tf.compat import LinkShape, check_model_fits
+from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.formats import sidecar_path
 from deeprx_tf.receiver import DeepRxReceiver
@@ -97,7 +97,7 @@ class TFLiteModel:
 
     def check_fits(self, link: LinkShape) -> None:
         """Raise `InputError` unless the file receives the link's slots
-        (`deeprx_tf.compat.check_model_fits`: bits, layers, antennas, grid)."""
+        (`deeprx_tf.link_fit.check_model_fits`: bits, layers, antennas, grid)."""
         _, symbols, subcarriers, channels = self.input_shape
         check_model_fits(str(self.path or "the TFLite model"), link,
                          num_outputs=self.output_shape[-1], num_layers=self.num_layers,

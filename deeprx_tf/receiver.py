@@ -10,7 +10,7 @@ import tensorflow as tf
 from sionna.phy import Block
 
 from deeprx_tf.checkpoint import Checkpoint
-from deeprx_tf.compat import LinkShape, check_model_fits
+from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.features import GridLayout
 from deeprx_tf.model import config_of
