@@ -89,10 +89,13 @@ def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
               show_default=True, help="TensorFlow execution mode of the link.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("results/simulate"), show_default=True, help="Output folder.")
-@click.option("--overwrite", is_flag=True, help="Replace existing results in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace existing results in --out (or --write-config's file).")
+@click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the scenario the options above give, as the JSON --config reads, to this "
+                   "file and exit (a template to edit).")
 @uses_tensorflow
 def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_block_errors, early_stop,
-             target_ber, seed, graph_mode, out_dir, overwrite, **scenario):
+             target_ber, seed, graph_mode, out_dir, overwrite, write_config, **scenario):
     """Compare receivers by BER/BLER over SINR on one PUSCH scenario.
 
     Writes results.json (per receiver and SINR point: uncoded BER on the
@@ -102,6 +105,12 @@ def simulate(sinr_grid, receivers, checkpoint, batch_size, max_mc_iter, target_b
     from link_sim.results import prepare_output_dir
 
     scenario = scenario_from_options(**scenario)
+    if write_config is not None:
+        if write_config.exists() and not overwrite:
+            raise click.UsageError(f"{write_config} exists; pass --overwrite to replace it")
+        scenario.to_json(write_config)
+        click.echo(f"wrote {write_config}")
+        return
     # what costs nothing is checked before anything is printed or simulated
     MonteCarloSettings(batch_size, max_mc_iter, target_block_errors, early_stop, seed, graph_mode, target_ber)
     scenario.check_batch_size(batch_size, "--batch-size")

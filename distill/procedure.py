@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 
 from deeprx_tf.checkpoint import check_fits_scenario, load_checkpoint
-from deeprx_tf.compat import describe_inputs
+from deeprx_tf.link_fit import describe_inputs
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.losses import MaskedBitErrorRate
 from deeprx_tf.training import train_deeprx

@@ -88,9 +88,19 @@ def read_processors(path: str | Path) -> list[Processor]:
             raise MissingInputError(f"processor file {path} does not exist")
         try:
             with open(path, newline="") as f:
-                rows = list(csv.DictReader(f))
+                reader = csv.DictReader(f)
+                rows = list(reader)
         except (csv.Error, UnicodeDecodeError) as err:  # a field over csv's limit, a binary file
             raise InputError(f"processor file {path} is not a readable CSV: {err}") from None
+        fields = dataclasses.fields(Processor)
+        required = [f.name for f in fields if f.default is dataclasses.MISSING]
+        columns = {name.strip() for name in reader.fieldnames or ()}
+        missing = [name for name in required if name not in columns]
+        if missing:
+            optional = [f.name for f in fields if f.name not in required]
+            raise InputError(f"processor file {path} lacks the column(s) {', '.join(missing)}: "
+                             f"its header names {', '.join(required)} (and optionally "
+                             f"{', '.join(optional)})")
         entries = []
         for row in rows:
             try:

@@ -71,6 +71,18 @@ def test_missing_config_file(tmp_path, capsys):
     assert code == 2 and "does not exist" in err
 
 
+def test_write_config_gives_the_scenario_that_config_reads(tmp_path, capsys):
+    from link_sim import LinkConfig
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    main(["simulate", "--channel", "CDL-D", "--num-dmrs-symbols", "2", "--write-config", str(first)])
+    assert LinkConfig.from_json(first) == LinkConfig(channel_model="CDL-D", num_dmrs_symbols=2)
+    main(["simulate", "--config", str(first), "--num-prb", "2", "--write-config", str(second)])
+    assert LinkConfig.from_json(second) == LinkConfig.from_json(first).replace(num_prb=2)
+    code, _, err = run(["simulate", "--write-config", str(first)], capsys)  # never clobbered
+    assert code == 2 and "--overwrite" in err and LinkConfig.from_json(first).num_prb == 4
+
+
 def test_unwritable_output(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -329,6 +341,7 @@ def _files(tmp_path):
     (tmp_path / "filters.json").write_text('{"block_filters": 5}')
     (tmp_path / "wide.csv").write_text("name,kind,number_format,peak_flops,tdp_w\nx,cpu,fp32,1e12," + "9" * 200_000
                                        + "\n")
+    (tmp_path / "narrow.csv").write_text("name,peak_flops,tdp_w\nx,1e12,10\n")
     (tmp_path / "inf.csv").write_text("name,kind,number_format,peak_flops,tdp_w\nx,cpu,fp32,inf,10\n")
     (tmp_path / "listed").mkdir()
     (tmp_path / "listed" / "model.json").write_text("[]")
@@ -353,6 +366,7 @@ def _files(tmp_path):
     (["train", "--preset", "x0.0625", "--out", "{tmp}/listed"], "not a deeprx-tf checkpoint"),
     (["profile", "--preset", "x0.0625", "--processors", "{tmp}/wide.csv"], "not a readable CSV"),
     (["profile", "--preset", "x0.0625", "--processors", "{tmp}/inf.csv"], "finite"),
+    (["profile", "--preset", "x0.0625", "--processors", "{tmp}/narrow.csv"], "lacks the column(s) kind, number_format"),
     (["train", "--lr", "inf"], "--lr"),
     (["distill", "--teacher", "{tmp}/none", "--alpha", "inf"], "--alpha"),
     (["train", "--validation-sinr", "nan,1e300"], "validation_sinr_db"),
