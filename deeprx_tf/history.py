@@ -10,7 +10,8 @@ from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json
 
 
-def read_learning_curve(run_dir: str | Path) -> dict:
+def read_learning_curve(run_dir: str | Path, steps_per_epoch: int | None = None,
+                        batch_size: int | None = None) -> dict:
     """The learning curve of one ``deeprx train`` (or ``distill``) folder.
 
     Parameters
@@ -19,6 +20,9 @@ def read_learning_curve(run_dir: str | Path) -> dict:
         A training folder with ``history.csv`` (Keras' CSV log, one row per
         epoch) and ``model.json`` (its card gives steps per epoch and batch
         size).
+    steps_per_epoch, batch_size : int or None
+        The run's schedule where its folder has no ``model.json`` (a run kept
+        as its log and command only); both or neither.
 
     Returns
     -------
@@ -30,14 +34,16 @@ def read_learning_curve(run_dir: str | Path) -> dict:
     """
     run = Path(run_dir)
     history, meta = run / "history.csv", run / MODEL_JSON
-    for path in (history, meta):
+    given = steps_per_epoch is not None and batch_size is not None
+    for path in (history,) if given else (history, meta):
         if not path.is_file():
             raise MissingInputError(f"{path} does not exist: {run} is not a training folder")
-    train = read_json(meta, "checkpoint").get("card", {}).get("train", {})
-    try:
-        steps_per_epoch, batch_size = int(train["steps_per_epoch"]), int(train["batch_size"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{meta} does not record steps_per_epoch and batch_size") from None
+    if not given:
+        train = read_json(meta, "checkpoint").get("card", {}).get("train", {})
+        try:
+            steps_per_epoch, batch_size = int(train["steps_per_epoch"]), int(train["batch_size"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{meta} does not record steps_per_epoch and batch_size") from None
     with history.open(newline="") as f:
         rows = list(csv.DictReader(f))
     curve: dict = {"steps": [], "slots": []}
