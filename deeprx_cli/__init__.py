@@ -10,6 +10,7 @@ for ``--help``, and quietly unless ``deeprx --verbose``.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -30,6 +31,23 @@ from link_sim.errors import InputError
               help="Show TensorFlow's start-up messages and warnings (hidden by default).")
 def cli(verbose):
     """DeepRx for Sionna 5G NR links: simulate, train, distill, sweep, profile, export."""
+    _show_library_progress(verbose)
+
+
+class _EchoHandler(logging.Handler):
+    """A log record as one line on stderr (looked up at each line, as click.echo does)."""
+
+    def emit(self, record):
+        click.echo(self.format(record), err=True)
+
+
+def _show_library_progress(verbose: bool) -> None:
+    """The library's progress messages (its INFO log) on stderr; with --verbose also its DEBUG
+    log, which lets TensorFlow's converter print its own."""
+    logger = logging.getLogger("deeprx_tf")
+    if not any(isinstance(handler, _EchoHandler) for handler in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 for _command in (simulate, train, distill, sweep, profile, export):

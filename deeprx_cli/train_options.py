@@ -117,7 +117,7 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
     With none of them, the --init-from checkpoint's architecture, else the x0.25 preset.
     ``names`` are the three options' names in the calling command (for its errors).
     """
-    from deeprx_tf.config import DeepRxConfig, link_dimensions
+    from deeprx_tf.config import PAPER_NUM_SUBCARRIERS, DeepRxConfig, link_dimensions
 
     chosen = [name for name, value in zip(names, (preset, model_config_path, flops)) if value is not None]
     if len(chosen) > 1:
@@ -133,6 +133,12 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
         config = DeepRxConfig.from_json(model_config_path, defaults=kw)  # the scenario's where omitted
     elif flops is not None:
         config = DeepRxConfig.for_flops(flops, num_subcarriers=scenario.num_subcarriers, **kw)
+        if scenario.num_subcarriers != PAPER_NUM_SUBCARRIERS:  # a target read on the paper's grid would differ
+            on_paper_grid = DeepRxConfig.for_flops(flops, **kw)
+            click.echo(f"--flops {flops:g} per slot of this {scenario.num_subcarriers}-subcarrier grid: "
+                       f"{config.size_vs_paper():.3g} x the paper's FLOPs per RE (on the paper's "
+                       f"{PAPER_NUM_SUBCARRIERS} subcarriers the same target gives "
+                       f"{on_paper_grid.size_vs_paper():.3g} x)", err=True)
     else:
         config = DeepRxConfig.preset(preset or "x0.25", **kw)
     if init_from is not None and config != init_config:
@@ -148,7 +154,7 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
 
     train_config = train_config_from_options(**options)
     steps = train_config.steps
-    from deeprx_tf.training import train_deeprx
+    from deeprx_tf.training import run_differences, train_deeprx
     from link_sim.errors import InputError, OutputExistsError
     from deeprx_tf.folders import BACKUP, FINISHED, FOREIGN, MODEL_JSON, read_folder
     from link_sim.results import prepare_output_dir, removed_if_refused
@@ -157,11 +163,18 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
     if overwrite:  # start anew: whatever is in --out (finished, interrupted or corrupt) is not resumed
         shutil.rmtree(out_dir / BACKUP, ignore_errors=True)
     else:
-        state = read_folder(out_dir).state
+        folder = read_folder(out_dir)
+        state = folder.state
         if state == FOREIGN:
             raise InputError(f"{meta} is not a deeprx-tf checkpoint; pass --overwrite to train anew "
                              "or choose another --out folder")
         if state == FINISHED:
+            differ = run_differences(folder, model_config, scenario, train_config, init_from)
+            if differ:
+                raise OutputExistsError(
+                    f"{meta} is a finished run with other options ({', '.join(differ)}), and a finished "
+                    f"run is not extended: train on from its weights with --init-from {out_dir} into "
+                    "another --out, or pass --overwrite to train anew")
             raise OutputExistsError(f"{meta} is a finished checkpoint; pass --overwrite to train "
                                     "anew or choose another --out folder")
     with removed_if_refused(out_dir):

@@ -15,6 +15,7 @@ quantization-aware-trained model was trained in that same graph
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -33,6 +34,10 @@ from deeprx_tf.model import config_of
 from link_sim import LinkConfig
 from link_sim.errors import InputError, MissingInputError, OutputExistsError
 from link_sim.results import write_atomic, write_json
+from link_sim.tfenv import native_stderr_silenced
+
+#: Progress of an export (INFO) and the TFLite converter's own log (shown at DEBUG only).
+log = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = "deeprx-tf-tflite/1"
 
@@ -180,7 +185,11 @@ def convert_to_tflite(model, fmt: str, grid_shape: tuple[int, int],
         converter.target_spec.supported_ops = [ops]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
-    return converter.convert()
+    # the converter's MLIR passes log through absl straight to the process' stderr
+    if log.isEnabledFor(logging.DEBUG):
+        return converter.convert()
+    with native_stderr_silenced():
+        return converter.convert()
 
 
 def io_details(tflite_model: bytes) -> dict:
@@ -299,20 +308,20 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
             "grid": {"num_ofdm_symbols": grid_shape[0], "num_subcarriers": grid_shape[1]},
             "link": link_config.to_dict(), "inputs": inputs, **(metadata or {})}
     # slots to check the rewrites on; for a quantized format, also the calibration slots
-    features = calibration_features(link_config, num_calibration_slots if spec.quantized else REWRITE_CHECK_SLOTS,
-                                    seed, model_config=model_config)
+    num_slots = num_calibration_slots if spec.quantized else REWRITE_CHECK_SLOTS
+    log.info("simulating %d slots of the link (%s)", num_slots,
+             "calibration and checks" if spec.quantized else "checks of the rewrites")
+    features = calibration_features(link_config, num_slots, seed, model_config=model_config)
     info.update(_quantization_info(spec, calibration, qat_model is not None, num_calibration_slots, seed,
                                    link_config))
     model = _model_to_convert(model, spec, calibration, qat_model, features, info)
+    log.info("converting to TFLite (%s)", fmt)
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
     info.update(io_details(flatbuffer), bytes=len(flatbuffer))
     info["edgetpu_op_report"] = op_report(flatbuffer)
-
-    def write(tmp):
-        Path(tmp).write_bytes(flatbuffer)
-
-    write_atomic(out, write)
+    write_atomic(out, lambda tmp: Path(tmp).write_bytes(flatbuffer))
     if spec.edgetpu_compiler:
+        log.info("running edgetpu_compiler")
         info["edgetpu_compiler"] = run_edgetpu_compiler(out, out.parent)
     write_json(sidecar_path(out), info)
     return info
@@ -356,6 +365,7 @@ def _model_to_convert(model, spec: ExportFormat, calibration: str, qat_model, fe
     fake-quantized model whose ranges the int8 file takes (`deeprx_tf.qat`), dilations rewritten;
     each rewrite checked on ``features`` and recorded in ``info``."""
     if spec.fold_batch_norms:
+        log.info("folding the batch normalizations")
         model, info["batch_norm_fold"] = fold_for_export(model, features[:REWRITE_CHECK_SLOTS])
     # the fake-quantized Keras model whose ranges the int8 file takes, if not the converter's own
     quantized = None
@@ -364,9 +374,11 @@ def _model_to_convert(model, spec: ExportFormat, calibration: str, qat_model, fe
     elif spec.own_calibration and calibration == "batch-mean":
         from deeprx_tf.qat import CALIBRATION_BATCH_SLOTS, calibrated_for_int8  # tfmot
 
+        log.info("calibrating the int8 ranges on %d slots", len(features))
         quantized = calibrated_for_int8(model, features, CALIBRATION_BATCH_SLOTS)
         info["calibration"]["batch_slots"] = CALIBRATION_BATCH_SLOTS
     if spec.undilate:
+        log.info("rewriting the dilated convolutions for the Edge TPU")
         model, info["dilation_rewrite"] = rewrite_for_edgetpu(model, features[:REWRITE_CHECK_SLOTS])
         if quantized is not None:
             from deeprx_tf.qat import quantize_rewritten  # tfmot

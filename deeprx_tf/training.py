@@ -18,7 +18,7 @@ import tf_keras as keras
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
-from deeprx_tf.folders import BACKUP, read_folder
+from deeprx_tf.folders import BACKUP, FolderState, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
@@ -167,14 +167,17 @@ def make_strategy(name: str | None) -> tf.distribute.Strategy:
     raise InputError(f"unknown strategy {name!r}: use {', '.join(STRATEGIES)}")
 
 
-def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkConfig,
-                     train_config: TrainConfig, init_from) -> None:
-    """Refuse to resume an interrupted run in ``out`` with other options than it started with:
-    its checkpoint would describe the second run only, though its first epochs ran under the first."""
-    folder = read_folder(out)
-    if not folder.resumable:
-        return  # nothing to resume (a finished run: training again starts anew)
-    saved, card = folder.meta, folder.card
+def run_differences(folder: FolderState, model_config: DeepRxConfig, link_config: LinkConfig,
+                    train_config: TrainConfig, init_from) -> list[str]:
+    """What differs between the run recorded in a checkpoint folder and these options.
+
+    Returns
+    -------
+    list of str
+        ``"<part> <field>"`` per difference (``"training steps"``,
+        ``"scenario num_prb"``, ...; ``"init_from"``), empty if none.
+    """
+    saved, card = folder.meta or {}, folder.card
     now = {"architecture": model_config.to_dict(), "scenario": link_config.to_dict(),
            "training": train_config.to_dict(), "init_from": str(init_from) if init_from else None}
     trained = card.get("train")
@@ -190,6 +193,17 @@ def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkCon
             continue
         old = then[part] if isinstance(then[part], dict) else {}
         differ += [f"{part} {key}" for key in values if old.get(key) != values[key]]
+    return differ
+
+
+def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkConfig,
+                     train_config: TrainConfig, init_from) -> None:
+    """Refuse to resume an interrupted run in ``out`` with other options than it started with:
+    its checkpoint would describe the second run only, though its first epochs ran under the first."""
+    folder = read_folder(out)
+    if not folder.resumable:
+        return  # nothing to resume (a finished run: training again starts anew)
+    differ = run_differences(folder, model_config, link_config, train_config, init_from)
     if differ:
         raise InputError(f"{out} holds an interrupted run with other options ({', '.join(differ)}): "
                          "resume it with its own options, or start anew (deeprx: --overwrite)")

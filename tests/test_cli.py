@@ -132,7 +132,10 @@ def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tm
 def test_a_finished_checkpoint_is_not_trained_over_without_overwrite(trained, capsys):
     before = (trained / "weights.h5").read_bytes()
     code, _, err = run(["train", *TINY_TRAIN, "--out", str(trained)], capsys)
-    assert code == 2 and "--overwrite" in err
+    assert code == 2 and "--overwrite" in err and "other options" not in err
+    code, _, err = run(["train", *TINY_TRAIN, "--steps", "8", "--out", str(trained)], capsys)  # to extend it
+    assert code == 2 and "other options (training steps)" in err and f"--init-from {trained}" in err
+    assert err.count("\n") == 1
     assert (trained / "weights.h5").read_bytes() == before
 
 
@@ -188,6 +191,13 @@ def test_export_to_int8_and_simulate_the_deployed_file(trained, exported, tmp_pa
           "--out", str(tmp_path / "deployed")])
     deployed = json.loads((tmp_path / "deployed" / "results.json").read_text())["receivers"]
     assert deployed[f"tflite:{exported}"]["points"][0]["uncoded_bits"] > 0
+
+
+def test_export_says_what_it_does_and_hides_the_converters_log(trained, tmp_path, capfd):
+    main(["export", "--checkpoint", str(trained), "--format", "float", "--out", str(tmp_path / "f.tflite")])
+    err = capfd.readouterr().err  # the process' stderr: what TensorFlow's C++ prints too
+    assert "simulating" in err and "folding the batch normalizations" in err and "converting to TFLite" in err
+    assert "W0000" not in err and "I0000" not in err and "mlir" not in err.lower()
 
 
 def test_bad_export_and_tflite_input_is_one_line_and_clobbers_nothing(trained, exported, tmp_path, capsys):
@@ -393,6 +403,12 @@ def test_a_malformed_tf_config_is_named(tmp_path, capsys, monkeypatch):
                        capsys)
     assert code == 2 and "TF_CONFIG" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_flops_target_on_a_small_grid_says_what_it_picked(tmp_path, capsys):
+    code, _, err = run(["train", "--flops", "1e8", "--num-prb", "1", "--steps", "4", "--warmup-steps", "4",
+                        "--out", str(tmp_path / "n")], capsys)  # refused after the choice: nothing trains
+    assert "--flops 1e+08 per slot of this 12-subcarrier grid" in err and "on the paper's 312 subcarriers" in err
 
 
 def test_a_warmup_as_long_as_the_run_is_refused_naming_the_option(tmp_path, capsys):

@@ -36,6 +36,8 @@ def test_paper_preset_parameters_and_shape():
     model = build_deeprx(config)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == 1_232_776  # 2 RX antennas, 8-bit head (Honkala et al., IEEE TWC 2021)
+    # the docs' 1,239,048 parameters: the batch normalizations' moving statistics besides
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 1_239_048 - 1_232_776
     assert DeepRxConfig.preset("paper", num_bits_per_symbol=4).num_bits_per_symbol == 4
     four_bit = build_deeprx(DeepRxConfig.preset("paper", num_bits_per_symbol=4))
     assert sum(int(np.prod(w.shape)) for w in four_bit.trainable_weights) == 1_232_516

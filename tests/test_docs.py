@@ -24,7 +24,7 @@ TINY = {
     "simulate": ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1", "--sinr", "10,30"],
     "train": _TRAINING,
     "distill": _TRAINING,
-    "sweep": [*_TRAINING, "--sinr", "10,30", "--final-batch-size", "8", "--final-max-mc-iter", "1"],
+    "sweep": [*_TRAINING, "--sinr", "10,30", "--final-batch-size", "8", "--final-max-mc-iter", "1", "--final-seeds", "1"],
     "export": ["--num-prb", "1", "--calibration-slots", "8"],
     "profile": ["--num-prb", "1", "--measure-inferences", "4", "--measure-steps", "2", "--idle-windows", "1"],
 }
