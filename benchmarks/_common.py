@@ -46,31 +46,39 @@ def write_result(path: Path, result: dict) -> Path:
     return write_json(path, result)
 
 
-def run_onednn_rounds(script: str, args: list[str], rounds: int,
-                      variants: dict[str, list[str]] | None = None) -> dict[str, list[dict]]:
-    """Run ``script --worker-out FILE *args`` once per round, oneDNN setting and variant, alternating.
+def run_rounds(script: str, args: list[str], rounds: int, variants: dict[str, list[str]] | None = None,
+               settings: dict[str, dict[str, str]] | None = None) -> dict[str, list[dict]]:
+    """Run ``script --worker-out FILE *args *variant`` once per round, setting and variant.
 
-    Each run is a fresh process with ``TF_ENABLE_ONEDNN_OPTS`` set, since
-    TensorFlow reads it once at start-up; the worker writes its JSON to
-    FILE. ``variants`` (name -> extra arguments) are also run one per
-    process, their order reversed every other round. Returns the worker
-    results of each setting (and variant: ``"setting/variant"``), in round
-    order.
+    Each run is a fresh process (TensorFlow reads its environment once, and
+    a second model trained in one process runs slower), with the
+    setting's variables added to its environment; the worker writes its
+    JSON to FILE. The variants' order is reversed every other round, so
+    none always runs first. Returns the worker results per
+    ``"setting/variant"`` (either alone where the other is not given), in
+    round order.
     """
-    variants = variants or {"": []}
+    variants, settings = variants or {"": []}, settings or {"": {}}
     results: dict[str, list[dict]] = {}
     for round_index in range(rounds):
-        for name, value in ONEDNN_SETTINGS.items():
+        for setting, env in settings.items():
             order = list(variants.items())
             for variant, extra in (order if round_index % 2 == 0 else order[::-1]):
-                key = f"{name}/{variant}" if variant else name
+                key = "/".join(part for part in (setting, variant) if part)
                 print(f"round {round_index + 1}/{rounds}, {key} ...", flush=True)
                 with tempfile.TemporaryDirectory() as tmp:
                     out = Path(tmp) / "worker.json"
-                    subprocess.run([sys.executable, script, "--worker-out", str(out), *args, *extra], check=True,
-                                   env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS=value))
+                    subprocess.run([sys.executable, script, "--worker-out", str(out), *args, *extra],
+                                   check=True, env=dict(os.environ, **env))
                     results.setdefault(key, []).append(json.loads(out.read_text()))
     return results
+
+
+def run_onednn_rounds(script: str, args: list[str], rounds: int,
+                      variants: dict[str, list[str]] | None = None) -> dict[str, list[dict]]:
+    """`run_rounds` with TensorFlow's oneDNN kernels off and on (``TF_ENABLE_ONEDNN_OPTS``)."""
+    return run_rounds(script, args, rounds, variants,
+                      {name: {"TF_ENABLE_ONEDNN_OPTS": value} for name, value in ONEDNN_SETTINGS.items()})
 
 
 def best_of(runs: list[dict], key: str) -> dict[str, float | None]:
