@@ -19,7 +19,7 @@ setting is recorded as `None` with TensorFlow's message. JSON out.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
 import time

@@ -39,7 +39,7 @@ measures on the CPU, for the Keras model and each file:
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
 import tempfile

@@ -10,7 +10,7 @@ from Sionna's own blocks. Prints the ratio and writes JSON.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
 import time

@@ -22,7 +22,7 @@ setting (grouped convolutions in a graph without oneDNN) is recorded as
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
 import time

@@ -14,7 +14,7 @@ the first width's N slots in N x ratio slots.
 
 from __future__ import annotations
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
 from pathlib import Path

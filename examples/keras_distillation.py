@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-import link_sim.tfenv  # noqa: F401  (before TensorFlow: tf.keras is tf_keras)
+import link_sim  # noqa: F401  (first: makes tf.keras tf_keras)
 
 import numpy as np
 import tf_keras as keras

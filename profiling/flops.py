@@ -20,8 +20,6 @@ reported.
 
 from __future__ import annotations
 
-from link_sim.tfenv import native_stderr_silenced  # (before TensorFlow)
-
 import dataclasses
 import re
 from collections import Counter, defaultdict
@@ -30,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from link_sim.tfenv import native_stderr_silenced
 
 #: Op types whose FLOPs are multiply-accumulates of a convolution.
 CONV_OPS = ("Conv2D", "DepthwiseConv2dNative")

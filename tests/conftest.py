@@ -1,4 +1,4 @@
-import link_sim.tfenv  # noqa: F401  (before TensorFlow)
+import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import pytest
 

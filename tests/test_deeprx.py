@@ -416,7 +416,7 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
 
 
 MIRRORED = r"""
-import link_sim.tfenv, json, sys
+import link_sim, json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
