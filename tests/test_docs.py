@@ -94,3 +94,16 @@ def test_the_fenced_commands_run_at_a_tiny_size(tmp_path, monkeypatch, capsys):
             except SystemExit as exc:
                 pytest.fail(f"{document}: `{' '.join(words)}` at a tiny size exited with {exc.code}:\n"
                             f"{capsys.readouterr().err}")
+
+
+def test_the_profile_figures_of_docs_profile_are_the_committed_profiles():
+    text = " ".join((ROOT / "docs" / "profile.md").read_text().split())
+    results = ROOT / "examples" / "results"
+    paper = json.loads((results / "profile_paper" / "profile.json").read_text())
+    assert f"{paper['flops']['total_flops'] / 1e9:.3f} GFLOP per slot" in text
+    for name, joules in paper["energy_per_inference_j"]["total"].items():
+        millijoules = joules * 1e3
+        assert f"{name} {millijoules:.0f} mJ" in text or f"{name} {millijoules:.1f} mJ" in text, name
+    shipped = json.loads((results / "profile_default" / "profile.json").read_text())
+    assert shipped["about"]["checkpoint"] == "deeprx_tf/models/default"
+    assert f"shipped x0.5 model: {shipped['flops']['total_flops'] / 1e9:.3f} GFLOP" in text
