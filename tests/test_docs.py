@@ -104,6 +104,9 @@ def test_the_profile_figures_of_docs_profile_are_the_committed_profiles():
     for name, joules in paper["energy_per_inference_j"]["total"].items():
         millijoules = joules * 1e3
         assert f"{name} {millijoules:.0f} mJ" in text or f"{name} {millijoules:.1f} mJ" in text, name
+    for folder in ("profile_paper", "profile_default"):  # every file the page says profile writes
+        written = re.findall(r"`(\w+\.(?:json|csv|png))`", text.split("It writes", 1)[1].split("`.", 1)[0] + "`")
+        assert len(written) == 5 and all((results / folder / name).is_file() for name in written), folder
     shipped = json.loads((results / "profile_default" / "profile.json").read_text())
     assert shipped["about"]["checkpoint"] == "deeprx_tf/models/default"
     assert f"shipped x0.5 model: {shipped['flops']['total_flops'] / 1e9:.3f} GFLOP" in text
