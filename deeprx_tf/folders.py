@@ -17,6 +17,8 @@ from link_sim.results import read_json
 MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
 #: Where Keras' ``BackupAndRestore`` keeps an interrupted run's state.
 BACKUP = "backup"
+#: The checkpoint (a folder of its own, inside the run's) of the epoch with the best validation.
+BEST = "best"
 #: The states `read_folder` tells apart.
 EMPTY, INTERRUPTED, FINISHED, FOREIGN = "empty", "interrupted", "finished", "foreign"
 

@@ -8,6 +8,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ import tf_keras as keras
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
-from deeprx_tf.folders import BACKUP, FolderState, read_folder
+from deeprx_tf.folders import BACKUP, BEST, FolderState, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
@@ -132,6 +133,30 @@ class SaveCheckpointEachEpoch(keras.callbacks.Callback):
                     self.qat_model, chief=self.chief)
 
 
+class SaveBestCheckpoint(SaveCheckpointEachEpoch):
+    """Keep the epoch of lowest validation Geometric Mean BER as a checkpoint of its own, ``out_dir/best``.
+
+    Its card's ``best`` says which epoch and what it scored; a resumed run
+    starts from the best its earlier part kept. Arguments as
+    `SaveCheckpointEachEpoch`'s.
+    """
+
+    monitor = "val_gmber"
+
+    def __init__(self, out_dir, *args, **kwargs):
+        super().__init__(Path(out_dir) / BEST, *args, **kwargs)
+        kept = read_folder(self.out_dir).card.get("best") or {}
+        self.best = float(kept.get(self.monitor, math.inf))
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not value < self.best:
+            return
+        self.best = float(value)
+        self.card = dict(self.card, best={"epoch": epoch + 1, self.monitor: self.best})
+        super().on_epoch_end(epoch, logs)
+
+
 def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True):
     """`save_checkpoint`, first copying a QAT model's float weights into ``model``.
 
@@ -196,13 +221,15 @@ def run_differences(folder: FolderState, model_config: DeepRxConfig, link_config
     return differ
 
 
-def _check_resumable(out: Path, model_config: DeepRxConfig, link_config: LinkConfig,
-                     train_config: TrainConfig, init_from) -> None:
-    """Refuse to resume an interrupted run in ``out`` with other options than it started with:
-    its checkpoint would describe the second run only, though its first epochs ran under the first."""
+def _resume_or_start_anew(out: Path, model_config: DeepRxConfig, link_config: LinkConfig,
+                          train_config: TrainConfig, init_from) -> None:
+    """Refuse to resume an interrupted run in ``out`` with other options than it started with (its
+    checkpoint would describe the second run only, though its first epochs ran under the first);
+    a run that starts anew drops the best checkpoint an earlier run kept there."""
     folder = read_folder(out)
-    if not folder.resumable:
-        return  # nothing to resume (a finished run: training again starts anew)
+    if not folder.resumable:  # nothing to resume (a finished run: training again starts anew)
+        shutil.rmtree(out / BEST, ignore_errors=True)
+        return
     differ = run_differences(folder, model_config, link_config, train_config, init_from)
     if differ:
         raise InputError(f"{out} holds an interrupted run with other options ({', '.join(differ)}): "
@@ -292,9 +319,10 @@ def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, mo
     runs them, in the same order; BackupAndRestore gives the workers other
     than the chief temporary folders.
     """
+    saving = dict(model=trainee.model, qat_model=trainee.qat_model, chief=chief)
     callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if trainee.pruning else []), val,
-                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, model=trainee.model,
-                                         qat_model=trainee.qat_model, chief=chief),
+                 SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, **saving),
+                 SaveBestCheckpoint(out, model_config, link_config, partial_card, **saving),
                  keras.callbacks.BackupAndRestore(str(out / BACKUP))]
     if chief:
         callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
@@ -341,7 +369,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     if init is not None and init.config != model_config:
         raise InputError(f"the init_from checkpoint {init_from} has another architecture than the model "
                          "to train")
-    _check_resumable(out, model_config, link_config, train_config, init_from)
+    _resume_or_start_anew(out, model_config, link_config, train_config, init_from)
     dist = make_strategy(strategy)
     if on_start is not None:
         on_start()
@@ -385,6 +413,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "pruning": ({**pruning.to_dict(), "sparsity_reached": sparsity(model)["total"]}
                     if pruning else None),
         "qat": train_config.qat,
+        "best": read_folder(out / BEST).card.get("best"),  # the epoch kept in out/best
         "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
         "size_vs_paper": model_config.size_vs_paper(),
     }

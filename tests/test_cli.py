@@ -126,6 +126,9 @@ def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tm
 
     curve = read_learning_curve(trained)  # 2 epochs of 2 steps of 4 slots
     assert curve["slots"] == [8, 16] and curve["steps"] == [2, 4] and len(curve["val_gmber"]) == 2
+    best = json.loads((trained / "best" / "model.json").read_text())["card"]["best"]  # a checkpoint too
+    assert best == card["best"] and best["val_gmber"] == min(curve["val_gmber"])
+    assert curve["val_gmber"][best["epoch"] - 1] == best["val_gmber"]
     assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
 
 

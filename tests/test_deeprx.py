@@ -395,8 +395,15 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
     config = TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
                          validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,),
                          learning_rate=1e-3)
-    train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)
+    card = train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)
     good = load_checkpoint(tmp_path / "ok").model.get_weights()
+    # the epoch of best validation is a checkpoint of its own, which a run that starts anew replaces
+    best = load_checkpoint(tmp_path / "ok" / "best")
+    assert best.card["best"] == card["best"] and card["best"]["epoch"] in (1, 2)
+    best_meta = json.loads((tmp_path / "ok" / "best" / "model.json").read_text())
+    best_meta["card"]["best"]["val_gmber"] = -99.0  # unbeatable, were it kept
+    (tmp_path / "ok" / "best" / "model.json").write_text(json.dumps(best_meta))
+    assert train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)["best"]["val_gmber"] > -99
     with pytest.raises(TrainingDivergedError, match="diverged"):
         train_deeprx(TINY, tiny_config, dataclasses.replace(config, learning_rate=1e30),
                      tmp_path / "bad", init_from=tmp_path / "ok", verbose=0)
