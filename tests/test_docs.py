@@ -5,7 +5,8 @@ The Python blocks and the options of the fenced shell commands are Sybil's
 options that exist, and (slow) every fenced ``deeprx`` command runs, in the
 order a reader meets them, at a tiny size: the options below are appended,
 so each replaces the documented value of a long run (1 PRB, a few steps,
-one batch per SINR point) and everything else runs as written.
+one batch per SINR point, one value per swept list) and everything else
+runs as written.
 """
 
 import json
@@ -24,7 +25,10 @@ TINY = {
     "simulate": ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1", "--sinr", "10,30"],
     "train": _TRAINING,
     "distill": _TRAINING,
-    "sweep": [*_TRAINING, "--sinr", "10,30", "--final-batch-size", "8", "--final-max-mc-iter", "1", "--final-seeds", "1"],
+    # one value per swept list: the grid's size is the run's length, not a different command
+    "sweep": [*_TRAINING, "--student-widths", "0.0625", "--teacher-widths", "0.125", "--alphas", "1",
+              "--temperatures", "3", "--alpha-reductions", "mean", "--final-seeds", "1", "--sinr", "10,30",
+              "--final-batch-size", "8", "--final-max-mc-iter", "1"],
     "export": ["--num-prb", "1", "--calibration-slots", "8"],
     "profile": ["--num-prb", "1", "--measure-inferences", "4", "--measure-steps", "2", "--idle-windows", "1"],
 }
