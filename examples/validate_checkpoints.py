@@ -1,7 +1,7 @@
 """Validation BER of DeepRx checkpoints on channel models they never trained on, per DMRS count.
 
     python examples/validate_checkpoints.py CKPT [CKPT ...] --out validation.json \
-        [--sinr 5,15,25,35] [--slots 256] [--channels CDL-A,CDL-E,TDL-A,TDL-E]
+        [--sinr 5,15,25,35] [--slots 256] [--channels CDL-A,CDL-E,TDL-A,TDL-E] [--num-prb N]
 
 The same fixed slots (`deeprx_tf.validation_sets`, seed 1) for every
 checkpoint: uncoded BER per SINR point and its Geometric Mean BER, once with
@@ -28,15 +28,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--sinr", default="5,15,25,35")
     parser.add_argument("--slots", type=int, default=256, help="slots per SINR point and DMRS count")
     parser.add_argument("--channels", default=",".join(VALIDATION_CHANNEL_MODELS))
+    parser.add_argument("--num-prb", type=int, help="validate on this grid instead of each checkpoint's own "
+                                                    "(a fully convolutional model trained on another)")
     args = parser.parse_args(argv)
     sinr_db = [float(s) for s in args.sinr.split(",")]
     channels = tuple(args.channels.split(","))
     results = {}
     for path in args.checkpoints:
         ckpt = load_checkpoint(path)
+        link = ckpt.link_config if args.num_prb is None else ckpt.link_config.replace(num_prb=args.num_prb)
         entry = {}
         for dmrs in (1, 2):
-            sets = validation_sets(ckpt.link_config, sinr_db, args.slots, seed=1, channel_models=channels,
+            sets = validation_sets(link, sinr_db, args.slots, seed=1, channel_models=channels,
                                    dmrs_symbols=(dmrs,), model_config=ckpt.config)
             entry[f"dmrs{dmrs}"] = ValidationGeometricMeanBER(sets).evaluate(ckpt.model)
             bers = " ".join(f"{entry[f'dmrs{dmrs}'][f'val_ber_{s:g}dB']:.3e}" for s in sinr_db)
@@ -44,7 +47,7 @@ def main(argv=None) -> dict:
                   f"{entry[f'dmrs{dmrs}']['val_gmber']:.3f}")
         results[path.name] = entry
     report = {"sinr_db": sinr_db, "channel_models": list(channels), "slots_per_point": args.slots,
-              "seed": 1, "checkpoints": results}
+              "seed": 1, "num_prb": args.num_prb or "each checkpoint's", "checkpoints": results}
     write_json(args.out, report)
     print(f"wrote {args.out}")
     return report

@@ -68,8 +68,8 @@ def test_learning_curves_and_validate_checkpoints(small_checkpoint, tmp_path):
     assert curves["small"]["slots"][-1] == 4 * 16 and (tmp_path / "c.png").stat().st_size > 1000
     report = example("validate_checkpoints").main(
         [str(checkpoint), "--out", str(tmp_path / "v.json"), "--sinr", "20", "--slots", "2",
-         "--channels", "TDL-A"])
-    assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"}
+         "--channels", "TDL-A", "--num-prb", "2"])  # trained on 1 PRB, validated on 2
+    assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"} and report["num_prb"] == 2
 
 
 @pytest.mark.slow
