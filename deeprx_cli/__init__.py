@@ -48,6 +48,7 @@ def _show_library_progress(verbose: bool) -> None:
     if not any(isinstance(handler, _EchoHandler) for handler in logger.handlers):
         logger.addHandler(_EchoHandler())
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False  # printed once, here, whatever handlers TensorFlow's absl puts on the root
 
 
 for _command in (simulate, train, distill, sweep, profile, export):
