@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -44,6 +45,18 @@ def write_result(path: Path, result: dict) -> Path:
                   versions={"tensorflow": tf.__version__, "sionna": sionna.__version__})
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json(path, result)
+
+
+def benchmark_parser(doc: str, result_name: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes (grid, batch, rounds, where its JSON goes) and the hidden
+    ``--worker-out`` of its worker processes; a benchmark adds its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--num-prb", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / result_name)
+    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    return parser
 
 
 def run_rounds(script: str, args: list[str], rounds: int, variants: dict[str, list[str]] | None = None,

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
-import argparse
 import time
-from pathlib import Path
 
 import tensorflow as tf
 from sionna.phy import config as sionna_config
@@ -38,7 +36,7 @@ from deeprx_tf.shipped import shipped_checkpoint
 from link_sim import LinkConfig, LinkSimulator
 from link_sim.receivers import LMMSEReceiver
 from link_sim.results import write_json
-from _common import RESULTS_DIR, best_of, run_onednn_rounds, tf_error_line, write_result
+from _common import best_of, benchmark_parser, run_onednn_rounds, tf_error_line, write_result
 
 _NO_KERNEL = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
 
@@ -144,14 +142,9 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-prb", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser = benchmark_parser(__doc__, "deeprx_inference.json")
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "deeprx_inference.json")
-    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_out:
         return worker(args)

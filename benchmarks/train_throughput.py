@@ -26,7 +26,6 @@ import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environ
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -40,7 +39,7 @@ from deeprx_tf.losses import masked_bce
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
 from link_sim.results import write_json
-from _common import ONEDNN_SETTINGS, RESULTS_DIR, best_of, run_onednn_rounds, tf_error_line, write_result
+from _common import ONEDNN_SETTINGS, best_of, benchmark_parser, run_onednn_rounds, tf_error_line, write_result
 
 FORMULATIONS = ("keras_depthwise", "grouped")
 DATA = ("cached", "live")
@@ -121,14 +120,9 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "train_throughput.json")
     parser.add_argument("--preset", default="default", help="'default' (the shipped model's) or a preset")
-    parser.add_argument("--num-prb", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "train_throughput.json")
-    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--form", choices=FORMULATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_out:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environment)
 
 import argparse
-from pathlib import Path
 
 import tf_keras as keras
 
@@ -29,7 +28,7 @@ from deeprx_tf.losses import masked_bce
 from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
 from link_sim.results import write_json
-from _common import RESULTS_DIR, best_of, run_rounds, write_result
+from _common import best_of, benchmark_parser, run_rounds, write_result
 from train_throughput import slots_per_second
 
 SHIPPED_WIDTH = 0.5  # the shipped model's widths, as a fraction of the paper's
@@ -56,15 +55,10 @@ def worker(args) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "width_throughput.json")
     parser.add_argument("--widths", default="0.5,0.75,1", help="widths as fractions of the paper's; "
                                                               "the first is the baseline")
-    parser.add_argument("--num-prb", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "width_throughput.json")
-    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--width", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_out:
