@@ -2,7 +2,7 @@
 
 A documented ``deeprx`` command must name a command and options that exist
 (as its ``--help`` lists them); a documented ``python <script>.py`` must
-name a script of the repository that defines every option it is given.
+name a script of the repository whose ``--help`` lists every option it is given.
 The fenced ``sh`` / ``bash`` blocks are checked by Sybil (the root
 ``conftest.py``), the commands in backticks in the prose by
 ``tests/test_docs.py``, which also runs the fenced ones at a tiny size.
@@ -10,8 +10,13 @@ The fenced ``sh`` / ``bash`` blocks are checked by Sybil (the root
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import re
+import runpy
 import shlex
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +28,7 @@ DOCUMENTS = ("README.md", "docs/train.md", "docs/distill.md", "docs/mimo.md", "d
 SHELL_LANGUAGES = ("sh", "bash")
 _SEPARATORS = {"&&", "||", ";", "|"}
 _INLINE = re.compile(r"`((?:deeprx|python3?) [^`]+)`")
+_OPTION = re.compile(r"(?<![\w-])--[\w-]+")
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -101,8 +107,24 @@ def check_deeprx_command(args: list[str], where: str) -> None:
     _check_options(args[position + 1:], command, f"{where}: deeprx {name}")
 
 
+@functools.cache
+def script_options(script: Path) -> frozenset[str]:
+    """The options ``python SCRIPT --help`` lists, the script run in this process (TensorFlow already imported)."""
+    help_text = io.StringIO()
+    argv, path = sys.argv, list(sys.path)
+    sys.argv, sys.path[:0] = [str(script), "--help"], [str(script.parent)]
+    try:
+        with contextlib.redirect_stdout(help_text):
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit:
+        pass
+    finally:
+        sys.argv, sys.path[:] = argv, path
+    return frozenset(_OPTION.findall(help_text.getvalue()))
+
+
 def check_python_command(args: list[str], where: str) -> None:
-    """Raise `AssertionError` unless ``python SCRIPT ARGS`` names a repository script defining its options.
+    """Raise `AssertionError` unless ``python SCRIPT ARGS`` names a repository script whose ``--help`` lists its options.
 
     ``python -m ...`` and other interpreters' commands (``python3 -m venv``) are not checked."""
     if not args or not args[0].endswith(".py"):
@@ -110,12 +132,12 @@ def check_python_command(args: list[str], where: str) -> None:
     script = ROOT / args[0]
     if not script.is_file():
         raise AssertionError(f"{where}: {args[0]} is not a script of the repository")
-    source = script.read_text()
+    known = script_options(script)
     for word in args[1:]:
         if word.startswith("--"):
             name = word.split("=", 1)[0]
-            if f'"{name}"' not in source and f"'{name}'" not in source:
-                raise AssertionError(f"{where}: {args[0]} defines no option {name}")
+            if name not in known:
+                raise AssertionError(f"{where}: {args[0]} has no option {name} ({' '.join(sorted(known))})")
 
 
 def check_command(words: list[str], where: str) -> None:
