@@ -61,14 +61,24 @@ _PLAN = KDPlan()
               show_default=True, help="Step final: batches per SINR point, the same for every model.")
 @click.option("--target-ber", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               default=_PLAN.target_ber, show_default=True,
-              help="Step final: BER at which the KD gain is read (else the lowest level both students reach).")
+              help="Step final: BER at which the KD gain is read; declare it before the runs (a level "
+                   "both students will reach). When one does not, the gain at the lowest level both reach "
+                   "is reported as exploratory only.")
+@click.option("--equivalence-margin", type=FiniteFloatRange(0, min_open=True), default=_PLAN.equivalence_margin_db,
+              show_default=True, help="Step final: equivalence margin [dB], declared before the runs: with no "
+                                      "gain shown, KD and scratch are called equivalent if two one-sided tests "
+                                      "rule out a difference this large.")
+@click.option("--perfect-csi-alpha", type=FiniteFloatRange(0, min_open=True),
+              help="Step final: add a third student arm distilled from the perfect-CSI LMMSE receiver, its "
+                   "soft bits weighted this much beside the bits' (default: no such arm).")
 @click.option("--step", "only_steps", multiple=True, type=click.Choice(STEPS),
               help="Run only these steps (repeat; default: all, in order).")
 @training_options
 @uses_tensorflow
 def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, model_config_path, alphas, temperatures,
           alpha, kd_alpha, temperature, kd_loss, kd_reduction, alpha_reductions, sinr_grid, final_dmrs, final_seeds,
-          final_batch_size, final_max_mc_iter, target_ber, only_steps, **options):
+          final_batch_size, final_max_mc_iter, target_ber, equivalence_margin, perfect_csi_alpha, only_steps,
+          **options):
     """The paper's four-step KD procedure: student size, teacher size, alpha and T, final BER.
 
     Every run is a checkpoint under --out/runs, trained with the same
@@ -110,7 +120,8 @@ def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, m
                   final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_num_seeds=final_seeds, final_batch_size=final_batch_size,
-                  final_max_mc_iter=final_max_mc_iter, target_ber=target_ber)
+                  final_max_mc_iter=final_max_mc_iter, target_ber=target_ber,
+                  equivalence_margin_db=equivalence_margin, perfect_csi_alpha=perfect_csi_alpha)
     base_config = None
     if model_config_path is not None:
         from deeprx_tf.config import DeepRxConfig, link_dimensions
@@ -124,12 +135,24 @@ def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, m
             for dmrs, entry in result["dmrs"].items():
                 line = ", ".join(f"{name} {c['geometric_mean_ber']:.3f}" for name, c in entry["curves"].items()
                                  if c["geometric_mean_ber"] is not None)
-                gain = entry["kd_gain_over_scratch"]
-                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain " + (
-                    f"at BER {gain['target_ber']:g}: {gain['gain_db']:.2f} dB "
-                    f"({gain['level']:.0%} interval {gain['low_db']:.2f} to {gain['high_db']:.2f} dB)"
-                    if gain is not None else "not measurable (the students reach no common BER level)"))
+                click.echo(f"final, {dmrs} DMRS: Geometric Mean BER {line}; KD gain {_describe_gain(entry)}")
+                if "perfect_csi" in entry:
+                    click.echo(f"final, {dmrs} DMRS: perfect-CSI KD gain {_describe_gain(entry['perfect_csi'])}")
         else:
             best = min(result["rows"], key=lambda r: r["val_gmber"])
             click.echo(f"{step}: best {best['run']} (validation Geometric Mean BER {best['val_gmber']:.3f})")
     click.echo(f"wrote {', '.join(f'{step}.json' for step in results)} into {out_dir}")
+
+
+def _describe_gain(entry: dict) -> str:
+    """The final step's KD gain of one DMRS count, in words."""
+    gain, exploratory = entry["kd_gain_over_scratch"], entry.get("exploratory_gain")
+    if gain is not None:
+        return (f"at BER {gain['target_ber']:g}: {gain['gain_db']:.2f} dB ({gain['level']:.0%} interval "
+                f"{gain['low_db']:.2f} to {gain['high_db']:.2f} dB): {gain['conclusion']} (no difference larger "
+                f"than {gain['equivalence_bound_db']:.2f} dB; margin {gain['equivalence_margin_db']:g} dB)")
+    if exploratory is not None:
+        return (f"not measurable at the target BER (a student does not reach it); exploratory, at BER "
+                f"{exploratory['target_ber']:g}: {exploratory['gain_db']:.2f} dB ({exploratory['level']:.0%} "
+                f"interval {exploratory['low_db']:.2f} to {exploratory['high_db']:.2f} dB)")
+    return "not measurable (the students reach no common BER level)"

@@ -85,8 +85,22 @@ class KDPlan:
         ``final_max_mc_iter`` batches at every point (no early stop), so
         `link_sim.confidence` can tell seed from Monte Carlo variance.
     target_ber : float
-        Where step 4 reads SINR gains (else the lowest of
-        `link_sim.confidence.BER_LEVELS` both students reach).
+        Where step 4 reads the SINR gain of KD over scratch. Declare it
+        before the runs: a BER both students' curves reach. When one does
+        not, step 4 gives the gain at the lowest of
+        `link_sim.confidence.BER_LEVELS` both reach as exploratory only.
+    perfect_csi_alpha : float, optional
+        Step 4 adds a third student arm, distilled from the perfect-CSI
+        LMMSE receiver (a teacher that knows the channel and costs no
+        network): the cross-entropy to its LLRs' soft bits with this
+        weight beside the bits' (`deeprx_tf.train_config.TrainConfig`
+        ``genie_loss_weight``), the same seeds and data as the other arms.
+        `None` (default): no such arm.
+    equivalence_margin_db : float
+        Step 4's equivalence margin [dB], declared before the runs: when
+        no gain is shown, the students are called equivalent if two
+        one-sided tests rule out a gain or loss of this size
+        (`link_sim.confidence.GainEstimate.conclusion`).
     """
 
     student_widths: tuple[float, ...] = (0.0625, 0.125, 0.25)
@@ -108,6 +122,8 @@ class KDPlan:
     final_batch_size: int = DEFAULTS.batch_size
     final_max_mc_iter: int = DEFAULTS.max_mc_iter
     target_ber: float = DEFAULTS.target_ber
+    equivalence_margin_db: float = 0.5
+    perfect_csi_alpha: float | None = None
 
     def __post_init__(self):
         for name in ("student_widths", "teacher_widths", "teacher_checkpoints", "alphas", "temperatures",
@@ -138,6 +154,11 @@ class KDPlan:
         for reduction in reductions:
             check_kd_loss(self.kd_loss, reduction)
         object.__setattr__(self, "alpha_reductions", reductions)
+        if not (isinstance(self.equivalence_margin_db, (int, float)) and 0 < self.equivalence_margin_db < math.inf):
+            raise InputError(f"equivalence_margin_db must be a positive number of dB, got {self.equivalence_margin_db!r}")
+        if self.perfect_csi_alpha is not None and not (isinstance(self.perfect_csi_alpha, (int, float))
+                                                       and 0 < self.perfect_csi_alpha < math.inf):
+            raise InputError(f"perfect_csi_alpha must be a positive number, got {self.perfect_csi_alpha!r}")
         if set(self.final_dmrs_symbols) - {1, 2}:
             raise InputError("final_dmrs_symbols must be 1 and/or 2")
         for name in ("final_num_seeds", "final_batch_size", "final_max_mc_iter"):

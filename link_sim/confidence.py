@@ -17,15 +17,23 @@ The intervals combine both sources of variance:
   spread over seeds and is added);
 
 and take Student's t quantile at the Welch-Satterthwaite degrees of
-freedom of that sum, so that three seeds give a wide interval where their
-spread dominates.
+freedom of that sum, capped at the seed component's (seeds - 1): the
+Welch-Satterthwaite estimate is itself uncertain with so few seeds, and
+uncapped it could credit three seeds with more degrees of freedom than
+they have, giving an interval narrower than the seeds' spread alone
+allows. The cap errs on the wide side where Monte Carlo variance
+dominates (its coverage over synthetic recipes is measured by the tests,
+`tests/test_confidence.py`).
 
 BER intervals are built on ``log10(BER)`` (delta method), so they stay
 positive and are symmetric on a log plot. A SINR gain at a target BER is
 read between the recipes' mean curves (`link_sim.metrics.sinr_at_ber`);
 its interval adds the spread of the per-seed gains (recipes paired by
 seed: seed ``k`` of both trained on the same data) to its Monte Carlo
-variance from a bootstrap over the shared batches.
+variance from a bootstrap over the shared batches. When no gain is shown,
+`GainEstimate.equivalence_bound_db` states what the data rule out (two
+one-sided tests): no difference larger than that bound, which a margin
+declared before the runs can be held against (`GainEstimate.conclusion`).
 
 Pure numpy and scipy, so it applies to results read back from JSON.
 """
@@ -123,7 +131,7 @@ class SeedCurves:
         """
         ber = self.ber()
         seeds, batches = self._seed_variance(), self._monte_carlo_variance()
-        quantile = _quantile(level, _welch_dof(seeds, self.num_seeds - 1, batches, self.num_batches - 1))
+        quantile = _quantile(level, _interval_dof(seeds, self.num_seeds - 1, batches, self.num_batches - 1))
         with np.errstate(divide="ignore", invalid="ignore"):
             half = quantile * np.sqrt(seeds + batches) / (ber * math.log(10))  # in decades
             low = np.where(ber > 0, 10 ** (np.log10(ber) - half), np.nan)
@@ -156,13 +164,21 @@ class SeedCurves:
                 "seed_uncoded_ber": self.seed_ber().tolist()}
 
 
+#: What `GainEstimate.conclusion` can say, in the order it checks.
+CONCLUSIONS = ("gain", "loss", "equivalent", "inconclusive")
+
+
 @dataclasses.dataclass(frozen=True)
 class GainEstimate:
     """SINR gain [dB] of one recipe over another at a target BER, with its interval.
 
     ``gain_db`` is read between the mean curves; positive: the candidate
-    needs less SINR. ``seed_gains_db`` are the per-seed gains (`None`
-    where a seed's curve does not reach the target).
+    needs less SINR. ``low_db``/``high_db`` bound it at ``level``
+    (``gain_db`` +- a Student's t quantile at ``dof`` degrees of freedom
+    times ``std_error_db``). ``seed_gains_db`` are the per-seed gains,
+    paired by seed (`None` where a seed's curve does not reach the
+    target); ``monte_carlo_std_db`` is the Monte Carlo part of
+    ``std_error_db``.
     """
 
     target_ber: float
@@ -172,9 +188,49 @@ class GainEstimate:
     level: float
     seed_gains_db: list[float | None]
     monte_carlo_std_db: float
+    std_error_db: float
+    dof: float
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    def equivalence_bound_db(self, alpha: float | None = None) -> float:
+        """The smallest margin ``m`` [dB] for which two one-sided tests at ``alpha``
+        reject both ``gain <= -m`` and ``gain >= m``: the data show no difference larger.
+
+        Parameters
+        ----------
+        alpha : float, optional
+            Level of each one-sided test; default ``1 - level`` (0.05 for a
+            95 % interval: the bound is then the larger end of the 90 %
+            interval, in absolute value).
+        """
+        alpha = 1 - self.level if alpha is None else alpha
+        if not 0 < alpha < 0.5:
+            raise InputError(f"alpha must be in (0, 0.5), got {alpha}")
+        return abs(self.gain_db) + float(stats.t.ppf(1 - alpha, self.dof)) * self.std_error_db
+
+    def conclusion(self, margin_db: float, alpha: float | None = None) -> str:
+        """What the estimate shows against an equivalence margin declared before the runs.
+
+        Returns
+        -------
+        str
+            ``"gain"`` (the interval lies above 0), ``"loss"`` (below 0),
+            ``"equivalent"`` (no gain shown and
+            `equivalence_bound_db` ``< margin_db``) or ``"inconclusive"``.
+        """
+        if not margin_db > 0:
+            raise InputError(f"the equivalence margin must be > 0 dB, got {margin_db}")
+        if self.low_db > 0:
+            return "gain"
+        if self.high_db < 0:
+            return "loss"
+        return "equivalent" if self.equivalence_bound_db(alpha) < margin_db else "inconclusive"
+
+    def to_dict(self, margin_db: float | None = None) -> dict:
+        """The fields, the equivalence bound and, given a margin, the conclusion against it."""
+        result = {**dataclasses.asdict(self), "equivalence_bound_db": self.equivalence_bound_db()}
+        if margin_db is not None:
+            result.update(equivalence_margin_db=margin_db, conclusion=self.conclusion(margin_db))
+        return result
 
 
 def sinr_gain_interval(reference: SeedCurves, candidate: SeedCurves, target_ber: float,
@@ -229,10 +285,11 @@ def sinr_gain_interval(reference: SeedCurves, candidate: SeedCurves, target_ber:
     mc_variance = float(np.var(replicates, ddof=1)) if len(replicates) > 1 else 0.0
     reached = [g for g in seed_gains if g is not None]
     seed_variance = float(np.var(reached, ddof=1)) / len(reached) if len(reached) > 1 else 0.0
-    dof = _welch_dof(np.array(seed_variance), len(reached) - 1, np.array(mc_variance), reference.num_batches - 1)
-    half = _quantile(level, float(dof)) * math.sqrt(seed_variance + mc_variance)
+    dof = float(_interval_dof(seed_variance, len(reached) - 1, mc_variance, reference.num_batches - 1))
+    std_error = math.sqrt(seed_variance + mc_variance)
+    half = _quantile(level, dof) * std_error
     return GainEstimate(target_ber, float(estimate), float(estimate - half), float(estimate + half), level,
-                        seed_gains, math.sqrt(mc_variance))
+                        seed_gains, math.sqrt(mc_variance), std_error, dof)
 
 
 def common_ber_level(curves: Sequence[SeedCurves], levels: Sequence[float] = BER_LEVELS) -> float | None:
@@ -256,6 +313,13 @@ def _welch_dof(seed_variance, seed_dof: int, batch_variance, batch_dof: int):
         batch_term = batch_variance ** 2 / batch_dof if batch_dof > 0 else np.zeros_like(batch_variance)
         dof = (seed_variance + batch_variance) ** 2 / (seed_term + batch_term)
     return np.where(np.isfinite(dof), dof, np.inf)
+
+
+def _interval_dof(seed_variance, seed_dof: int, batch_variance, batch_dof: int):
+    """Degrees of freedom of an interval on seed + Monte Carlo variance: Welch-Satterthwaite,
+    never more than the seeds have (``seed_dof``) when there are two or more."""
+    dof = _welch_dof(seed_variance, seed_dof, batch_variance, batch_dof)
+    return np.minimum(dof, seed_dof) if seed_dof > 0 else dof
 
 
 def _quantile(level: float, dof):

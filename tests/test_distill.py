@@ -11,6 +11,7 @@ from deeprx_cli import main
 from deeprx_tf.losses import masked_bce
 from distill.distiller import DeepRxDistiller, Distiller
 from distill.losses import LOGIT_CLIP, categorical_kl, masked_bitwise_kl, masked_logit_mse
+from link_sim.errors import InputError
 
 BITS = 4
 RNG = np.random.default_rng(0)
@@ -268,12 +269,15 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     argv = ["sweep", *TINY, "--student-widths", "0.0625", "--student-width", "0.0625",
             "--teacher-widths", "0.125", "--alphas", "1", "--temperatures", "3", "--sinr", "20",
             "--final-dmrs", "1", "--final-seeds", "1", "--final-batch-size", "4", "--final-max-mc-iter", "2",
-            "--out", str(out)]
+            "--perfect-csi-alpha", "1", "--out", str(out)]
     main(argv)
     runs = sorted(p.name for p in (out / "runs").iterdir())
     # (more final seeds, their "_seed<k>" runs, --alpha-reductions mean,sum and its "_sum" runs, a
     # given teacher: the slow test of examples/reproduce_paper.py)
-    assert runs == ["kd_x0.0625_from_x0.125_a1_T3", "scratch_x0.0625", "scratch_x0.125"]
+    assert runs == ["kd_x0.0625_from_perfect-csi_a1", "kd_x0.0625_from_x0.125_a1_T3", "scratch_x0.0625",
+                    "scratch_x0.125"]
+    genie_card = json.loads((out / "runs" / "kd_x0.0625_from_perfect-csi_a1" / "model.json").read_text())["card"]
+    assert genie_card["train"]["genie_loss_weight"] == 1.0
     for step in ("student_size", "teacher_size", "alpha", "temperature"):
         assert (out / f"{step}.png").stat().st_size > 1000
     teacher_size = json.loads((out / "teacher_size.json").read_text())
@@ -281,7 +285,9 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     assert teacher_size["rows"][0]["run"] == "kd_x0.0625_from_x0.125_a1_T3"
     final = json.loads((out / "final.json").read_text())
     curves = final["dmrs"]["1"]["curves"]
-    assert set(curves) == {"scratch student", "KD student", "teacher", "LS+LMMSE"} and final["seeds"] == [0]
+    assert set(curves) == {"scratch student", "KD student", "teacher", "LS+LMMSE", "perfect-CSI KD student"}
+    assert final["seeds"] == [0] and set(final["dmrs"]["1"]["perfect_csi"]) == {"kd_gain_over_scratch",
+                                                                                 "exploratory_gain"}
     assert curves["KD student"]["num_seeds"] == 1 and curves["teacher"]["num_seeds"] == 1
     assert curves["KD student"]["num_batches"] == 2 and len(curves["KD student"]["ci_low"]) == 1
     assert (out / "final_dmrs1" / "ber.png").is_file() and (out / "final_dmrs1" / "fig6.png").is_file()
@@ -299,6 +305,37 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
         main([*argv, "--alpha", "2"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "another experiment" in err and err.count("\n") == 1
+
+
+def test_final_reads_the_gain_at_the_declared_target_only(tmp_path):
+    """Step 4's KD gain is read at the plan's target BER with its conclusion against the declared
+    margin; when a student does not reach the target, a gain at a level found afterwards is given
+    as exploratory only. A folder pinned before the margin existed keeps its experiment."""
+    from deeprx_tf.train_config import TrainConfig
+    from distill.experiments import KDExperiment
+    from distill.plan import KDPlan
+    from link_sim.confidence import SeedCurves
+    from link_sim.config import LinkConfig
+
+    sinr = np.array([0.0, 10.0, 20.0])
+    scratch = SeedCurves("scratch", sinr, [[[2000, 2100], [200, 190], [20, 22]]] * 3, [20_000] * 3)
+    kd = SeedCurves("kd", sinr, [[[1900, 2000], [180, 170], [15, 17]]] * 3, [20_000] * 3)
+    declared = KDExperiment(KDPlan(target_ber=1e-2, equivalence_margin_db=5.0), LinkConfig(),
+                            TrainConfig(), tmp_path / "a")._kd_gain(scratch, kd)
+    gain = declared["kd_gain_over_scratch"]
+    assert gain["target_ber"] == 1e-2 and gain["equivalence_margin_db"] == 5.0 and declared["exploratory_gain"] is None
+    assert gain["conclusion"] in ("gain", "equivalent") and gain["equivalence_bound_db"] >= abs(gain["gain_db"])
+    unreached = KDExperiment(KDPlan(target_ber=1e-4), LinkConfig(), TrainConfig(), tmp_path / "b")._kd_gain(scratch, kd)
+    assert unreached["kd_gain_over_scratch"] is None and unreached["exploratory_gain"]["target_ber"] == 2e-3
+    assert "conclusion" not in unreached["exploratory_gain"]
+    pinned = json.loads((tmp_path / "b" / "experiment.json").read_text())
+    del pinned["plan"]["equivalence_margin_db"]  # as written before the margin existed
+    (tmp_path / "b" / "experiment.json").write_text(json.dumps(pinned))
+    KDExperiment(KDPlan(target_ber=1e-4), LinkConfig(), TrainConfig(), tmp_path / "b")
+    with pytest.raises(InputError, match="another experiment"):
+        KDExperiment(KDPlan(target_ber=1e-4, equivalence_margin_db=1.0), LinkConfig(), TrainConfig(), tmp_path / "b")
+    with pytest.raises(InputError, match="equivalence_margin_db"):
+        KDPlan(equivalence_margin_db=0.0)
 
 
 def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):

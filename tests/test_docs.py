@@ -47,7 +47,7 @@ def test_a_documented_option_that_does_not_exist_is_caught():
         check_command(["deeprx", "train", "--stepz", "4"], "here")
     with pytest.raises(AssertionError, match="no command 'trian'"):
         check_command(["deeprx", "trian"], "here")
-    with pytest.raises(AssertionError, match="defines no option --bogus"):
+    with pytest.raises(AssertionError, match="has no option --bogus"):
         check_command(["python", "examples/learning_curves.py", "--bogus"], "here")
 
 

@@ -63,3 +63,38 @@ def test_the_committed_results_are_the_default_scenario_with_the_shipped_model(f
     assert command.startswith("deeprx simulate") and f"--out examples/results/default_scenario/{folder}" in command
     assert ("--num-dmrs-symbols 2" in command) == (dmrs == 2)
     assert "--checkpoint" not in command and "--receiver" not in command  # the shipped model and baselines
+
+
+REPRODUCTION = ROOT / "docs" / "REPRODUCTION.md"
+KD_FINAL = ROOT / "examples" / "results" / "reproduction" / "kd_sweep" / "final.json"
+KD_ARMS = ("scratch student", "KD student", "teacher", "LS+LMMSE")
+
+
+def test_the_reproductions_fig6_table_and_gains_are_its_final_json():
+    """docs/REPRODUCTION.md's Fig. 6 table (BER [interval] per arm, Geometric Mean BER) and KD
+    gains are `final.json`'s numbers as written there: 3 and 2 significant digits, gains in dB."""
+    final = json.loads(KD_FINAL.read_text())
+    lines = REPRODUCTION.read_text().splitlines()
+    header = lines.index("| SINR | " + " | ".join(KD_ARMS) + " |")
+    dmrs, seen = None, 0
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0].startswith("**"):
+            dmrs = cells[0].strip("*").split()[0]
+            continue
+        curves = final["dmrs"][dmrs]["curves"]
+        if cells[0] == "Geometric Mean BER":
+            assert cells[1:] == [f"{curves[a]['geometric_mean_ber']:.3f}" for a in KD_ARMS], line
+        else:
+            i = curves["teacher"]["sinr_db"].index(float(cells[0].split()[0]))
+            assert cells[1:] == [f"{curves[a]['uncoded_ber'][i]:.3g} [{curves[a]['ci_low'][i]:.2g}, "
+                                 f"{curves[a]['ci_high'][i]:.2g}]" for a in KD_ARMS], line
+        seen += 1
+    assert seen == 8
+    text = " ".join(lines)
+    for entry in final["dmrs"].values():
+        gain = entry["kd_gain_over_scratch"] or entry["exploratory_gain"]
+        assert (f"**{gain['gain_db']:+.2f} dB [{gain['low_db']:+.2f}, {gain['high_db']:+.2f}]**" in text
+                and f"{gain['equivalence_bound_db']:.2f} dB" in text), gain
