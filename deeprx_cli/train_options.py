@@ -27,7 +27,7 @@ _TRAINING_OPTIONS = [
     click.option("--batch-size", type=click.IntRange(min=1), default=_DEFAULTS.batch_size,
                  show_default=True),
     click.option("--steps-per-epoch", type=click.IntRange(min=1), default=_DEFAULTS.steps_per_epoch,
-                 show_default=True, help="Steps between validation, checkpoint and log line."),
+                 show_default=True, help="Steps between validation, checkpoint and log line (the last epoch ends at --steps)."),
     click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True),
                  default=_DEFAULTS.learning_rate, show_default=True,
                  help="Peak learning rate (warm-up then linear decay)."),

@@ -38,8 +38,10 @@ def read_learning_curve(run_dir: str | Path, steps_per_epoch: int | None = None,
     for path in (history,) if given else (history, meta):
         if not path.is_file():
             raise MissingInputError(f"{path} does not exist: {run} is not a training folder")
+    steps_done = None  # the last epoch may be cut short (`deeprx_tf.training.StopAtStep`)
     if not given:
-        train = read_json(meta, "checkpoint").get("card", {}).get("train", {})
+        card = read_json(meta, "checkpoint").get("card", {})
+        train, steps_done = card.get("train", {}), card.get("steps_done")
         try:
             steps_per_epoch, batch_size = int(train["steps_per_epoch"]), int(train["batch_size"])
         except (KeyError, TypeError, ValueError):
@@ -49,6 +51,7 @@ def read_learning_curve(run_dir: str | Path, steps_per_epoch: int | None = None,
     curve: dict = {"steps": [], "slots": []}
     for row in rows:
         steps = (int(row["epoch"]) + 1) * steps_per_epoch
+        steps = steps if steps_done is None else min(steps, steps_done)
         curve["steps"].append(steps)
         curve["slots"].append(steps * batch_size)
         for key, value in row.items():

@@ -78,6 +78,23 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 "last epoch's checkpoint is kept: lower --lr (or raise --warmup-steps)")
 
 
+class StopAtStep(keras.callbacks.Callback):
+    """End ``fit`` once the optimizer has taken ``steps`` steps (a resumed run's included).
+
+    ``fit`` runs whole epochs; when ``steps`` is not a multiple of the
+    steps per epoch, this cuts the last one short, and its end-of-epoch
+    callbacks (validation, saving) still run.
+    """
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) >= self.steps:
+            self.model.stop_training = True
+
+
 class ValidationGeometricMeanBER(keras.callbacks.Callback):
     """After each epoch: uncoded BER per validation SINR and its Geometric Mean BER.
 
@@ -311,7 +328,7 @@ def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_co
 
 
 def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, model_config: DeepRxConfig,
-               link_config: LinkConfig, partial_card: dict, chief: bool) -> list:
+               link_config: LinkConfig, partial_card: dict, chief: bool, steps: int) -> list:
     """The callbacks of a run, in the order they must run at each epoch's end.
 
     Pruning first: it re-masks the weights before validation and saving.
@@ -320,7 +337,7 @@ def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, mo
     than the chief temporary folders.
     """
     saving = dict(model=trainee.model, qat_model=trainee.qat_model, chief=chief)
-    callbacks = [StopOnNonFiniteLoss(), *(pruning_callbacks() if trainee.pruning else []), val,
+    callbacks = [StopOnNonFiniteLoss(), StopAtStep(steps), *(pruning_callbacks() if trainee.pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, **saving),
                  SaveBestCheckpoint(out, model_config, link_config, partial_card, **saving),
                  keras.callbacks.BackupAndRestore(str(out / BACKUP))]
@@ -396,7 +413,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     start = datetime.datetime.now(datetime.timezone.utc)
     history = trainee.fitted.fit(data, epochs=math.ceil(train_config.steps / train_config.steps_per_epoch),
                                  steps_per_epoch=train_config.steps_per_epoch, verbose=verbose,
-                                 callbacks=_callbacks(out, trainee, val, model_config, link_config, card, chief))
+                                 callbacks=_callbacks(out, trainee, val, model_config, link_config, card, chief,
+                                                      train_config.steps))
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
     model, qat_model, pruning = trainee.model, trainee.qat_model, trainee.pruning
     card = {
@@ -406,6 +424,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
+        "steps_done": int(trainee.fitted.optimizer.iterations),
         # a QAT model is validated with its fake quantization
         "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
                        "sinr_db": list(train_config.validation_sinr_db),

@@ -17,6 +17,7 @@ from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_check
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker, training_dataset
 from deeprx_tf.features import GridLayout
+from deeprx_tf.history import read_learning_curve
 from deeprx_tf import layers
 from deeprx_tf.layers import GroupedDepthwiseConv2D, dilated_conv_kernel, set_dilated_conv_kernel, with_keras_layers
 from deeprx_tf.model import build_deeprx, config_of
@@ -393,14 +394,16 @@ def test_receiver_follows_sionna_precision_and_refuses_what_it_cannot_receive(ti
 def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_config):
     from deeprx_tf.training import TrainingDivergedError
 
-    config = TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
+    config = TrainConfig(steps=5, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
                          validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,),
                          learning_rate=1e-3)
     card = train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)
+    # 5 steps of 2 per epoch: the third epoch is cut to one step, and validated and saved
+    assert card["steps_done"] == 5 and read_learning_curve(tmp_path / "ok")["steps"] == [2, 4, 5]
     good = load_checkpoint(tmp_path / "ok").model.get_weights()
     # the epoch of best validation is a checkpoint of its own
     best = load_checkpoint(tmp_path / "ok" / "best")
-    assert best.card["best"] == card["best"] and card["best"]["epoch"] in (1, 2)
+    assert best.card["best"] == card["best"] and card["best"]["epoch"] in (1, 2, 3)
     shutil.copytree(tmp_path / "ok" / "best", tmp_path / "bad" / "best")  # an earlier run's best
     with pytest.raises(TrainingDivergedError, match="diverged"):
         train_deeprx(TINY, tiny_config, dataclasses.replace(config, learning_rate=1e30),
@@ -416,7 +419,7 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
     meta["card"]["complete"] = False
     (tmp_path / "ok" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="other options .*training steps"):
-        train_deeprx(TINY, tiny_config, dataclasses.replace(config, steps=6), tmp_path / "ok", verbose=0)
+        train_deeprx(TINY, tiny_config, dataclasses.replace(config, steps=7), tmp_path / "ok", verbose=0)
     with pytest.raises(ValueError, match="scenario num_prb"):
         train_deeprx(TINY, tiny_config.replace(num_prb=2), config, tmp_path / "ok", verbose=0)
 
