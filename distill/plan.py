@@ -155,7 +155,8 @@ class KDPlan:
             check_kd_loss(self.kd_loss, reduction)
         object.__setattr__(self, "alpha_reductions", reductions)
         if not (isinstance(self.equivalence_margin_db, (int, float)) and 0 < self.equivalence_margin_db < math.inf):
-            raise InputError(f"equivalence_margin_db must be a positive number of dB, got {self.equivalence_margin_db!r}")
+            raise InputError("equivalence_margin_db must be a positive number of dB, "
+                             f"got {self.equivalence_margin_db!r}")
         if self.perfect_csi_alpha is not None and not (isinstance(self.perfect_csi_alpha, (int, float))
                                                        and 0 < self.perfect_csi_alpha < math.inf):
             raise InputError(f"perfect_csi_alpha must be a positive number, got {self.perfect_csi_alpha!r}")

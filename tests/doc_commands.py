@@ -124,7 +124,8 @@ def script_options(script: Path) -> frozenset[str]:
 
 
 def check_python_command(args: list[str], where: str) -> None:
-    """Raise `AssertionError` unless ``python SCRIPT ARGS`` names a repository script whose ``--help`` lists its options.
+    """Raise `AssertionError` unless ``python SCRIPT ARGS`` names a repository script whose
+    ``--help`` lists its options.
 
     ``python -m ...`` and other interpreters' commands (``python3 -m venv``) are not checked."""
     if not args or not args[0].endswith(".py"):
