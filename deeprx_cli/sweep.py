@@ -59,11 +59,10 @@ _PLAN = KDPlan()
               show_default=True)
 @click.option("--final-max-mc-iter", type=click.IntRange(min=1), default=_PLAN.final_max_mc_iter,
               show_default=True, help="Step final: batches per SINR point, the same for every model.")
-@click.option("--target-ber", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
-              default=_PLAN.target_ber, show_default=True,
-              help="Step final: BER at which the KD gain is read; declare it before the runs (a level "
-                   "both students will reach). When one does not, the gain at the lowest level both reach "
-                   "is reported as exploratory only.")
+@click.option("--target-ber", default=f"{_PLAN.target_ber:g}", show_default=True,
+              help="Step final: BER at which the KD gain is read, or one per --final-dmrs (e.g. 5e-2,1e-2); "
+                   "declare it before the runs (a level both students will reach). When one does not, the gain "
+                   "at the lowest level both reach is reported as exploratory only.")
 @click.option("--equivalence-margin", type=FiniteFloatRange(0, min_open=True), default=_PLAN.equivalence_margin_db,
               show_default=True, help="Step final: equivalence margin [dB], declared before the runs: with no "
                                       "gain shown, KD and scratch are called equivalent if two one-sided tests "
@@ -120,7 +119,7 @@ def sweep(student_widths, student_width, teacher_widths, teachers, kd_teacher, m
                   final_sinr_db=tuple(parse_sinr_grid(sinr_grid)),
                   final_dmrs_symbols=parse_list(final_dmrs, "--final-dmrs", int),
                   final_num_seeds=final_seeds, final_batch_size=final_batch_size,
-                  final_max_mc_iter=final_max_mc_iter, target_ber=target_ber,
+                  final_max_mc_iter=final_max_mc_iter, target_ber=_one_or_each(parse_list(target_ber, "--target-ber")),
                   equivalence_margin_db=equivalence_margin, perfect_csi_alpha=perfect_csi_alpha)
     base_config = None
     if model_config_path is not None:
@@ -156,3 +155,8 @@ def _describe_gain(entry: dict) -> str:
                 f"{exploratory['target_ber']:g}: {exploratory['gain_db']:.2f} dB ({exploratory['level']:.0%} "
                 f"interval {exploratory['low_db']:.2f} to {exploratory['high_db']:.2f} dB)")
     return "not measurable (the students reach no common BER level)"
+
+
+def _one_or_each(values: tuple[float, ...]) -> float | tuple[float, ...]:
+    """One value for all, or the tuple as given."""
+    return values[0] if len(values) == 1 else values

@@ -294,24 +294,25 @@ class KDExperiment:
             result["dmrs"][str(dmrs)] = {
                 "curves": {name: {**c.to_dict(), "geometric_mean_ber": _mean_gmber(report, groups[name])}
                            for name, c in curves.items()},
-                **self._kd_gain(curves["scratch student"], curves["KD student"])}
+                **self._kd_gain(curves["scratch student"], curves["KD student"], p.target_ber_for(dmrs))}
             if PERFECT_CSI_ARM in curves:
-                result["dmrs"][str(dmrs)]["perfect_csi"] = self._kd_gain(curves["scratch student"],
-                                                                          curves[PERFECT_CSI_ARM])
-        result["target_ber"], result["equivalence_margin_db"] = p.target_ber, p.equivalence_margin_db
+                result["dmrs"][str(dmrs)]["perfect_csi"] = self._kd_gain(
+                    curves["scratch student"], curves[PERFECT_CSI_ARM], p.target_ber_for(dmrs))
+        result["target_ber"] = {str(d): p.target_ber_for(d) for d in p.final_dmrs_symbols}
+        result["equivalence_margin_db"] = p.equivalence_margin_db
         write_json(self.out / "final.json", result)
         return result
 
-    def _kd_gain(self, scratch: SeedCurves, kd: SeedCurves) -> dict:
-        """The SINR gain of a KD student arm ``kd`` over scratch at the plan's target BER, declared before the runs,
+    def _kd_gain(self, scratch: SeedCurves, kd: SeedCurves, target_ber: float) -> dict:
+        """The SINR gain of a KD student arm ``kd`` over scratch at ``target_ber``, declared before the runs,
         with its interval and its conclusion against the plan's equivalence margin
         (``kd_gain_over_scratch``; `None` when a student's mean curve does not reach the target).
         Then, and only then, the gain at the lowest BER level both reach is given as
         ``exploratory_gain``: a level chosen after seeing the curves tests nothing."""
         p, seed = self.plan, self.train_config.seed
         entry = {"kd_gain_over_scratch": None, "exploratory_gain": None}
-        if common_ber_level([scratch, kd], [p.target_ber]) is not None:
-            entry["kd_gain_over_scratch"] = sinr_gain_interval(scratch, kd, p.target_ber, seed=seed).to_dict(
+        if common_ber_level([scratch, kd], [target_ber]) is not None:
+            entry["kd_gain_over_scratch"] = sinr_gain_interval(scratch, kd, target_ber, seed=seed).to_dict(
                 p.equivalence_margin_db)
         else:
             level = common_ber_level([scratch, kd])
@@ -336,7 +337,7 @@ class KDExperiment:
         return compare_receivers(self.link_config.replace(num_dmrs_symbols=dmrs), receivers,
                                  p.final_sinr_db, batch_size=p.final_batch_size,
                                  max_mc_iter=p.final_max_mc_iter, num_target_block_errors=None,
-                                 early_stop=False, target_ber=p.target_ber,
+                                 early_stop=False, target_ber=p.target_ber_for(dmrs),
                                  seed=self.train_config.seed, out_dir=folder)
 
     def run(self, steps: Sequence[str] = STEPS) -> dict:

@@ -84,18 +84,13 @@ class KDPlan:
         Step 4's Monte Carlo budget per SINR point: every model sees the same
         ``final_max_mc_iter`` batches at every point (no early stop), so
         `link_sim.confidence` can tell seed from Monte Carlo variance.
-    target_ber : float
-        Where step 4 reads the SINR gain of KD over scratch. Declare it
-        before the runs: a BER both students' curves reach. When one does
-        not, step 4 gives the gain at the lowest of
-        `link_sim.confidence.BER_LEVELS` both reach as exploratory only.
-    perfect_csi_alpha : float, optional
-        Step 4 adds a third student arm, distilled from the perfect-CSI
-        LMMSE receiver (a teacher that knows the channel and costs no
-        network): the cross-entropy to its LLRs' soft bits with this
-        weight beside the bits' (`deeprx_tf.train_config.TrainConfig`
-        ``genie_loss_weight``), the same seeds and data as the other arms.
-        `None` (default): no such arm.
+    target_ber : float or tuple of float
+        Where step 4 reads the SINR gain of KD over scratch: one BER, or one
+        per ``final_dmrs_symbols`` (in their order; one pilot symbol floors
+        higher than two). Declare it before the runs: a BER both students'
+        curves reach. When one does not, step 4 gives the gain at the
+        lowest of `link_sim.confidence.BER_LEVELS` both reach as
+        exploratory only.
     equivalence_margin_db : float
         Step 4's equivalence margin [dB], declared before the runs: when
         no gain is shown, the students are called equivalent if two
@@ -121,7 +116,7 @@ class KDPlan:
     final_num_seeds: int = 3
     final_batch_size: int = DEFAULTS.batch_size
     final_max_mc_iter: int = DEFAULTS.max_mc_iter
-    target_ber: float = DEFAULTS.target_ber
+    target_ber: float | tuple[float, ...] = DEFAULTS.target_ber
     equivalence_margin_db: float = 0.5
     perfect_csi_alpha: float | None = None
 
@@ -154,6 +149,14 @@ class KDPlan:
         for reduction in reductions:
             check_kd_loss(self.kd_loss, reduction)
         object.__setattr__(self, "alpha_reductions", reductions)
+        targets = self.target_ber if isinstance(self.target_ber, (tuple, list)) else (self.target_ber,)
+        if not all(isinstance(t, (int, float)) and 0 < t < 1 for t in targets):
+            raise InputError(f"target_ber must be in (0, 1), got {self.target_ber!r}")
+        if isinstance(self.target_ber, (tuple, list)):
+            if len(targets) != len(self.final_dmrs_symbols):
+                raise InputError(f"give one target_ber per final_dmrs_symbols {list(self.final_dmrs_symbols)}, "
+                                 f"or one for all; got {list(targets)}")
+            object.__setattr__(self, "target_ber", tuple(float(t) for t in targets))
         if not (isinstance(self.equivalence_margin_db, (int, float)) and 0 < self.equivalence_margin_db < math.inf):
             raise InputError("equivalence_margin_db must be a positive number of dB, "
                              f"got {self.equivalence_margin_db!r}")
@@ -166,6 +169,12 @@ class KDPlan:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+    def target_ber_for(self, dmrs: int) -> float:
+        """Step 4's target BER with ``dmrs`` DMRS symbols."""
+        if isinstance(self.target_ber, tuple):
+            return self.target_ber[self.final_dmrs_symbols.index(dmrs)]
+        return self.target_ber
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

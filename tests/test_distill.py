@@ -320,12 +320,14 @@ def test_final_reads_the_gain_at_the_declared_target_only(tmp_path):
     sinr = np.array([0.0, 10.0, 20.0])
     scratch = SeedCurves("scratch", sinr, [[[2000, 2100], [200, 190], [20, 22]]] * 3, [20_000] * 3)
     kd = SeedCurves("kd", sinr, [[[1900, 2000], [180, 170], [15, 17]]] * 3, [20_000] * 3)
-    declared = KDExperiment(KDPlan(target_ber=1e-2, equivalence_margin_db=5.0), LinkConfig(),
-                            TrainConfig(), tmp_path / "a")._kd_gain(scratch, kd)
+    plan = KDPlan(target_ber=(5e-2, 1e-2), equivalence_margin_db=5.0)
+    assert plan.target_ber_for(1) == 5e-2 and plan.target_ber_for(2) == 1e-2
+    declared = KDExperiment(plan, LinkConfig(), TrainConfig(), tmp_path / "a")._kd_gain(scratch, kd, 1e-2)
     gain = declared["kd_gain_over_scratch"]
     assert gain["target_ber"] == 1e-2 and gain["equivalence_margin_db"] == 5.0 and declared["exploratory_gain"] is None
     assert gain["conclusion"] in ("gain", "equivalent") and gain["equivalence_bound_db"] >= abs(gain["gain_db"])
-    unreached = KDExperiment(KDPlan(target_ber=1e-4), LinkConfig(), TrainConfig(), tmp_path / "b")._kd_gain(scratch, kd)
+    unreached = KDExperiment(KDPlan(target_ber=1e-4), LinkConfig(), TrainConfig(), tmp_path / "b")._kd_gain(
+        scratch, kd, 1e-4)
     assert unreached["kd_gain_over_scratch"] is None and unreached["exploratory_gain"]["target_ber"] == 2e-3
     assert "conclusion" not in unreached["exploratory_gain"]
     pinned = json.loads((tmp_path / "b" / "experiment.json").read_text())
@@ -336,6 +338,8 @@ def test_final_reads_the_gain_at_the_declared_target_only(tmp_path):
         KDExperiment(KDPlan(target_ber=1e-4, equivalence_margin_db=1.0), LinkConfig(), TrainConfig(), tmp_path / "b")
     with pytest.raises(InputError, match="equivalence_margin_db"):
         KDPlan(equivalence_margin_db=0.0)
+    with pytest.raises(InputError, match="one target_ber per final_dmrs_symbols"):
+        KDPlan(target_ber=(1e-2, 1e-3, 1e-4))
 
 
 def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):
