@@ -7,10 +7,13 @@
 Labriji, arXiv 2507.10409): Fig. 1 (energy per inference per processor),
 Fig. 2 (per block) and the training-against-inference lifecycle come from
 ``deeprx profile --preset paper``; Figs. 3-6 and Table III from one
-``deeprx sweep`` whose teacher is the shipped model (``default``). Each
+``deeprx sweep`` whose teacher is the shipped model (``default``); a second
+sweep (``kd_capacity``, docs/kd_capacity_plan.md) tests KD where it can
+show: a capacity-limited student trained to convergence, distilled from the
+shipped model and from the perfect-CSI receiver. Each
 command is written to ``OUT/commands.txt`` and run in turn; re-running
-the script resumes (a finished profile is kept, the sweep reuses finished
-runs and resumes the interrupted one), and the same budget and seeds give
+the script resumes (a finished profile is kept, the sweeps reuse finished
+runs and resume the interrupted one), and the same budget and seeds give
 the same numbers. ``OUT/reproduction.json`` puts each of the paper's items
 beside ours: the file that shows it and its numbers.
 """
@@ -58,6 +61,19 @@ BUDGETS = {
                   "--temperatures", "1,3,5", "--final-seeds", "3", "--final-dmrs", "1,2",
                   "--sinr", "5:35:5", "--final-batch-size", "64", "--final-max-mc-iter", "4"],
         "profile": ["--measure"],
+        # KD where it can show (docs/kd_capacity_plan.md, declared before its runs): a student below the
+        # knee (x0.125, 1/12 of the shipped teacher's FLOPs) to convergence, scratch against KD from the
+        # shipped model and from the perfect-CSI receiver, three seeds on identical data streams; every
+        # step's KD run is the final step's seed 0 (alpha 1, T 1), so no step trains a run twice
+        "kd_capacity": ["--student-widths", "0.0625,0.125", "--student-width", "0.125", "--teacher", "default",
+                        "--teacher-widths", "", "--kd-teacher", "default", "--alpha", "1", "--temperature", "1",
+                        "--alphas", "1", "--kd-alpha", "1", "--temperatures", "1", "--perfect-csi-alpha", "1",
+                        "--final-seeds", "3", "--final-dmrs", "1,2", "--target-ber", "5e-2,1e-2",
+                        "--equivalence-margin", "0.5", "--sinr", "5:35:5", "--final-batch-size", "64",
+                        "--final-max-mc-iter", "8"],
+        "kd_capacity_training": ["--steps", "12500", "--batch-size", "16", "--steps-per-epoch", "500",
+                                 "--lr", "1.5e-3", "--warmup-steps", "200", "--sinr-range", "0,40",
+                                 "--validation-sinr", "5,15,25,35", "--validation-slots", "128", "--seed", "0"],
     },
     "tiny": {
         "scenario": ["--num-prb", "1", "--speed", "0,3"],
@@ -68,6 +84,14 @@ BUDGETS = {
                   "--alphas", "1", "--alpha-reductions", "mean,sum", "--temperatures", "3", "--final-seeds", "2",
                   "--final-dmrs", "1", "--sinr", "10,30", "--final-batch-size", "2", "--final-max-mc-iter", "2"],
         "profile": [],
+        "kd_capacity": ["--student-widths", "0.03125", "--student-width", "0.03125", "--teacher", "default",
+                        "--teacher-widths", "", "--kd-teacher", "default", "--alpha", "1", "--temperature", "1",
+                        "--alphas", "1", "--kd-alpha", "1", "--temperatures", "1", "--perfect-csi-alpha", "1",
+                        "--final-seeds", "2", "--final-dmrs", "1", "--target-ber", "5e-2",
+                        "--sinr", "10,30", "--final-batch-size", "2", "--final-max-mc-iter", "2"],
+        "kd_capacity_training": ["--steps", "2", "--batch-size", "2", "--steps-per-epoch", "2",
+                                 "--warmup-steps", "1", "--validation-sinr", "20", "--validation-slots", "2",
+                                 "--channels", "TDL-C", "--dmrs-symbols", "1", "--seed", "0"],
     },
 }
 
@@ -80,6 +104,8 @@ def commands(budget: str, out: Path) -> dict[str, list[str]]:
                     "--out", str(out / "profile_paper")],
         "sweep": ["sweep", *b["scenario"], "--model-config", str(out / "architecture.json"), *b["sweep"],
                   *b["training"], "--out", str(out / "kd_sweep")],
+        "kd_capacity": ["sweep", *b["scenario"], "--model-config", str(out / "architecture.json"),
+                        *b["kd_capacity"], *b["kd_capacity_training"], "--out", str(out / "kd_capacity")],
     }
 
 
@@ -96,6 +122,7 @@ def run(budget: str, out: Path) -> dict:
     if not (out / "profile_paper" / "profile.json").is_file():
         deeprx(lines["profile"])
     deeprx(lines["sweep"])
+    deeprx(lines["kd_capacity"])
     return summarize(out, budget)
 
 
@@ -130,8 +157,16 @@ def summarize(out: Path, budget: str) -> dict:
         "fig6": {"files": [f"kd_sweep/final_dmrs{d}/fig6.png" for d in final["dmrs"]], **final,
                  "paper_kd_gain_db_at_1e-3": PAPER["fig6_kd_gain_db_at_1e-3"]},
     }
-    summary = {"budget": budget, "commands": [f"deeprx {shlex.join(argv)}"
-                                              for argv in commands(budget, Path(out.name)).values()],
+    capacity = out / "kd_capacity" / "final.json"
+    if capacity.is_file():  # KD where it can show: a capacity-limited student, two teachers
+        items["kd_capacity"] = {
+            "files": [f"kd_capacity/final_dmrs{d}/fig6.png" for d in json.loads(capacity.read_text())["dmrs"]],
+            "student_size": json.loads((out / "kd_capacity" / "student_size.json").read_text())["rows"],
+            **json.loads(capacity.read_text())}
+    made = commands(budget, Path(out.name))
+    summary = {"budget": budget,
+               "commands": [f"deeprx {shlex.join(argv)}" for name, argv in made.items()
+                            if name != "kd_capacity" or capacity.is_file()],
                "items": items}
     (out / "reproduction.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

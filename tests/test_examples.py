@@ -77,7 +77,7 @@ def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
     out = tmp_path / "repro"
     summary = example("reproduce_paper").main(["--budget", "tiny", "--out", str(out)])
     items = summary["items"]
-    assert set(items) == {"fig1", "fig2", "lifecycle", "fig3", "fig4", "table_iii", "fig5", "fig6"}
+    assert set(items) == {"fig1", "fig2", "lifecycle", "fig3", "fig4", "table_iii", "fig5", "fig6", "kd_capacity"}
     for item in items.values():
         for name in [item["file"]] if "file" in item else item["files"]:
             assert (out / name).stat().st_size > 1000
@@ -93,6 +93,14 @@ def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
     card = json.loads((out / "kd_sweep" / "runs" / "kd_x0.03125_from_default_a1_T3" / "model.json").read_text())
     assert card["card"]["distillation"]["teacher"] == "default"
     assert "kd_x0.03125_from_default_a1_T3" + ("_sum" if best == "sum" else "") + "_seed1" in runs
+    # KD where it can show: scratch, KD from the shipped model and from the perfect-CSI receiver, two
+    # seeds each; steps 2-3's KD run is the final step's seed 0
+    capacity = {p.name for p in (out / "kd_capacity" / "runs").iterdir()}
+    assert capacity == {"scratch_x0.03125", "scratch_x0.03125_seed1", "kd_x0.03125_from_default_a1_T1",
+                        "kd_x0.03125_from_default_a1_T1_seed1", "kd_x0.03125_from_perfect-csi_a1",
+                        "kd_x0.03125_from_perfect-csi_a1_seed1"}
+    assert items["kd_capacity"]["target_ber"] == {"1": 5e-2} and "perfect_csi" in items["kd_capacity"]["dmrs"]["1"]
+    assert len(summary["commands"]) == 3
     # a second run resumes: nothing retrains, the numbers are the same
     stamps = {p: p.stat().st_mtime_ns for p in (out / "kd_sweep" / "runs").glob("*/weights.h5")}
     again = example("reproduce_paper").main(["--budget", "tiny", "--out", str(out)])
