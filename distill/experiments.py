@@ -34,12 +34,13 @@ teacher alone. Each step writes ``<step>.json`` and ``<step>.png``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deeprx_tf.checkpoint import read_checkpoint_config
 from deeprx_tf.config import DeepRxConfig, link_dimensions
-from deeprx_tf.folders import FINISHED, read_folder
+from deeprx_tf.folders import FINISHED, WEIGHTS, read_folder
 from deeprx_tf.shipped import resolve_checkpoint
 from deeprx_tf.training import TrainConfig, train_deeprx
 from distill.plan import STEPS, KDPlan
@@ -58,6 +59,12 @@ def _with_defaults(settings: dict) -> dict:
     (a folder pinned before a field existed ran with what its default is)."""
     defaults = {"plan": KDPlan().to_dict(), "train": TrainConfig().to_dict()}
     return {**settings, **{part: {**values, **settings.get(part, {})} for part, values in defaults.items()}}
+
+
+def _weights_digest(checkpoint: str) -> str:
+    """A checkpoint's weights file by content (a shipped model by its name): runs distilled from
+    a teacher are another experiment's once its weights change (a new model shipped as ``default``)."""
+    return hashlib.sha256((resolve_checkpoint(checkpoint) / WEIGHTS).read_bytes()).hexdigest()[:16]
 
 
 def _width_name(width: float) -> str:
@@ -106,11 +113,19 @@ class KDExperiment:
         self.strategy, self.log = strategy, log
         self.out.mkdir(parents=True, exist_ok=True)
         settings = {"plan": plan.to_dict(), "link": link_config.to_dict(), "train": train_config.to_dict(),
-                    "architecture": self.base_config.to_dict()}
+                    "architecture": self.base_config.to_dict(),
+                    "teachers": {str(t): _weights_digest(t) for t in plan.teacher_checkpoints}}
         saved = self.out / "experiment.json"
-        if saved.is_file() and _with_defaults(read_json(saved, "experiment")) != settings:
-            raise InputError(f"{saved} describes another experiment (plan, scenario, architecture or "
-                             "training options differ); use another --out folder")
+        if saved.is_file():
+            pinned = _with_defaults(read_json(saved, "experiment"))
+            if "teachers" not in pinned:  # pinned before teachers were: nothing to hold them against
+                settings.pop("teachers")
+            if pinned.get("teachers", settings.get("teachers")) != settings.get("teachers"):
+                raise InputError(f"{saved}: a teacher's weights changed since this experiment's runs "
+                                 f"({', '.join(plan.teacher_checkpoints)}); use another --out folder")
+            if pinned != settings:
+                raise InputError(f"{saved} describes another experiment (plan, scenario, architecture or "
+                                 "training options differ); use another --out folder")
         write_json(saved, settings)
 
     # --------------------------------------------------------------------- runs

@@ -342,6 +342,30 @@ def test_final_reads_the_gain_at_the_declared_target_only(tmp_path):
         KDPlan(target_ber=(1e-2, 1e-3, 1e-4))
 
 
+def test_an_experiment_refuses_a_teacher_whose_weights_changed(tmp_path):
+    """Runs distilled from a checkpoint belong to its weights: once they change (a new model
+    shipped under the same name), the experiment's folder is refused in one line."""
+    from deeprx_tf.checkpoint import save_checkpoint
+    from deeprx_tf.config import DeepRxConfig, link_dimensions
+    from deeprx_tf.model import build_deeprx
+    from deeprx_tf.train_config import TrainConfig
+    from distill.experiments import KDExperiment
+    from distill.plan import KDPlan
+    from link_sim.config import LinkConfig
+
+    link = LinkConfig(num_prb=1)
+    config = DeepRxConfig(**link_dimensions(link)).scaled(0.0625)
+    teacher = tmp_path / "teacher"
+    save_checkpoint(teacher, build_deeprx(config), config, link)
+    plan = KDPlan(teacher_widths=(), teacher_checkpoints=(str(teacher),))
+    KDExperiment(plan, link, TrainConfig(), tmp_path / "kd")
+    KDExperiment(plan, link, TrainConfig(), tmp_path / "kd")  # the same teacher: the same experiment
+    keras.utils.set_random_seed(1)
+    save_checkpoint(teacher, build_deeprx(config), config, link)  # retrained, under the same name
+    with pytest.raises(InputError, match="a teacher's weights changed"):
+        KDExperiment(plan, link, TrainConfig(), tmp_path / "kd")
+
+
 def test_sweep_checks_a_given_teacher_before_training(tmp_path, capsys):
     """The shipped teacher reads the equalized input: a sweep of published-input students is
     refused in one line before any run trains."""
