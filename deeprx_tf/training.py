@@ -78,6 +78,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 "last epoch's checkpoint is kept: lower --lr (or raise --warmup-steps)")
 
 
+def optimizer_steps(model: keras.Model) -> int:
+    """The steps ``model``'s optimizer has taken (a distributed variable under a strategy)."""
+    return int(keras.backend.get_value(model.optimizer.iterations))
+
+
 class StopAtStep(keras.callbacks.Callback):
     """End ``fit`` once the optimizer has taken ``steps`` steps (a resumed run's included).
 
@@ -91,7 +96,7 @@ class StopAtStep(keras.callbacks.Callback):
         self.steps = steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations) >= self.steps:
+        if optimizer_steps(self.model) >= self.steps:
             self.model.stop_training = True
 
 
@@ -424,7 +429,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
-        "steps_done": int(trainee.fitted.optimizer.iterations),
+        "steps_done": optimizer_steps(trainee.fitted),
         # a QAT model is validated with its fake quantization
         "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
                        "sinr_db": list(train_config.validation_sinr_db),
