@@ -425,8 +425,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **card, "complete": True, "runs": runs,
-        "strategy": strategy or "default",
-        "num_replicas": dist.num_replicas_in_sync,
+        "strategy": strategy or "default", "num_replicas": dist.num_replicas_in_sync,
         "train_seconds_this_run": elapsed,
         "final_loss": float(history.history["loss"][-1]) if history.history.get("loss") else None,
         "steps_done": optimizer_steps(trainee.fitted),
