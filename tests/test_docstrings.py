@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["deeprx_tf.model", "deeprx_tf.layers", "deeprx_tf.optimizers", "deeprx_tf.receiver",
-           "deeprx_tf.export", "link_sim.simulator", "profiling.flops", "distill.distiller"]
+           "deeprx_tf.export", "link_sim.simulator", "link_sim.confidence", "profiling.flops", "distill.distiller"]
 
 
 @pytest.mark.parametrize("name", MODULES)
