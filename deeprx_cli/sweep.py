@@ -147,9 +147,11 @@ def _describe_gain(entry: dict) -> str:
     """The final step's KD gain of one DMRS count, in words."""
     gain, exploratory = entry["kd_gain_over_scratch"], entry.get("exploratory_gain")
     if gain is not None:
+        bound = ("" if gain["conclusion"] in ("gain", "loss") else
+                 f" (no difference larger than {gain['equivalence_bound_db']:.2f} dB; margin "
+                 f"{gain['equivalence_margin_db']:g} dB)")
         return (f"at BER {gain['target_ber']:g}: {gain['gain_db']:.2f} dB ({gain['level']:.0%} interval "
-                f"{gain['low_db']:.2f} to {gain['high_db']:.2f} dB): {gain['conclusion']} (no difference larger "
-                f"than {gain['equivalence_bound_db']:.2f} dB; margin {gain['equivalence_margin_db']:g} dB)")
+                f"{gain['low_db']:.2f} to {gain['high_db']:.2f} dB): {gain['conclusion']}{bound}")
     if exploratory is not None:
         return (f"not measurable at the target BER (a student does not reach it); exploratory, at BER "
                 f"{exploratory['target_ber']:g}: {exploratory['gain_db']:.2f} dB ({exploratory['level']:.0%} "

@@ -342,6 +342,19 @@ def test_final_reads_the_gain_at_the_declared_target_only(tmp_path):
         KDPlan(target_ber=(1e-2, 1e-3, 1e-4))
 
 
+def test_the_sweep_says_what_the_gain_shows():
+    from deeprx_cli.sweep import _describe_gain
+
+    gain = {"target_ber": 1e-2, "gain_db": 0.1, "level": 0.95, "low_db": -0.2, "high_db": 0.4,
+            "conclusion": "equivalent", "equivalence_bound_db": 0.35, "equivalence_margin_db": 0.5}
+    assert _describe_gain({"kd_gain_over_scratch": gain}).endswith(
+        "equivalent (no difference larger than 0.35 dB; margin 0.5 dB)")
+    assert _describe_gain({"kd_gain_over_scratch": {**gain, "low_db": 0.05, "conclusion": "gain"}}).endswith(
+        "0.05 to 0.40 dB): gain")
+    exploratory = _describe_gain({"kd_gain_over_scratch": None, "exploratory_gain": gain})
+    assert exploratory.startswith("not measurable at the target BER") and "exploratory, at BER 0.01" in exploratory
+
+
 def test_an_experiment_refuses_a_teacher_whose_weights_changed(tmp_path):
     """Runs distilled from a checkpoint belong to its weights: once they change (a new model
     shipped under the same name), the experiment's folder is refused in one line."""
