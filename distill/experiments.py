@@ -296,7 +296,9 @@ class KDExperiment:
                   "LS+LMMSE": ["LS+LMMSE"]}
         result = {"teacher": teacher, "alpha": alpha, "kd_reduction": reduction,
                   "temperature": temperature, "seeds": seeds,
-                  "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()}, "dmrs": {}}
+                  "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()},
+                  **_paired_validation({arm: folders for arm, folders in arms.items() if arm != "teacher"}),
+                  "dmrs": {}}
         for dmrs in p.final_dmrs_symbols:
             self.log(f"final comparison with {dmrs} DMRS symbol(s)")
             folder = self.out / f"final_dmrs{dmrs}"
@@ -372,6 +374,16 @@ class KDExperiment:
         write_json(self.out / f"{step}.json", result)
         _plot_gmber(self.out / f"{step}.png", x_key, series, xlabel, logx, hline)
         return result
+
+
+def _paired_validation(arms: dict[str, list[Path]]) -> dict:
+    """Each student arm's final validation Geometric Mean BER per seed (unseen channel models, from
+    the run cards) and, paired by seed, each KD arm's difference from scratch (negative: KD lower)."""
+    gmber = {arm: [read_folder(f).card["validation"]["val_gmber"] for f in folders] for arm, folders in arms.items()}
+    scratch = gmber["scratch student"]
+    return {"validation_gmber": gmber,
+            "validation_gmber_minus_scratch": {arm: [a - b for a, b in zip(values, scratch)]
+                                               for arm, values in gmber.items() if arm != "scratch student"}}
 
 
 def _mean_gmber(report: dict, members: list[str]) -> float | None:

@@ -288,6 +288,11 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     assert set(curves) == {"scratch student", "KD student", "teacher", "LS+LMMSE", "perfect-CSI KD student"}
     assert final["seeds"] == [0] and set(final["dmrs"]["1"]["perfect_csi"]) == {"kd_gain_over_scratch",
                                                                                  "exploratory_gain"}
+    # the validation on unseen channels, per seed, and each KD arm paired with its scratch twin
+    scratch_card = json.loads((out / "runs" / "scratch_x0.0625" / "model.json").read_text())["card"]
+    assert final["validation_gmber"]["scratch student"] == [scratch_card["validation"]["val_gmber"]]
+    assert final["validation_gmber_minus_scratch"]["perfect-CSI KD student"] == [
+        genie_card["validation"]["val_gmber"] - scratch_card["validation"]["val_gmber"]]
     assert curves["KD student"]["num_seeds"] == 1 and curves["teacher"]["num_seeds"] == 1
     assert curves["KD student"]["num_batches"] == 2 and len(curves["KD student"]["ci_low"]) == 1
     assert (out / "final_dmrs1" / "ber.png").is_file() and (out / "final_dmrs1" / "fig6.png").is_file()
