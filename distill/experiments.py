@@ -120,7 +120,7 @@ class KDExperiment:
             pinned = _with_defaults(read_json(saved, "experiment"))
             if "teachers" not in pinned:  # pinned before teachers were: nothing to hold them against
                 settings.pop("teachers")
-            if pinned.get("teachers", settings.get("teachers")) != settings.get("teachers"):
+            elif pinned["teachers"] != settings["teachers"]:
                 raise InputError(f"{saved}: a teacher's weights changed since this experiment's runs "
                                  f"({', '.join(plan.teacher_checkpoints)}); use another --out folder")
             if pinned != settings:
@@ -157,13 +157,7 @@ class KDExperiment:
         """The checkpoint of a DeepRx of ``width`` trained from scratch (reused if finished),
         with the training options' seed or ``seed``."""
         folder = self.out / "runs" / self._run_name(f"scratch_{_width_name(width)}", seed)
-        card = self._finished(folder)
-        if card is None:
-            self.log(f"training {folder.name}")
-            card = train_deeprx(self._config(width), self.link_config, self._train_config(seed), folder,
-                                strategy=self.strategy, command=f"deeprx sweep (run {folder.name})",
-                                verbose=0)
-        return folder, card
+        return folder, self._trained(folder, width, self._train_config(seed))
 
     def distilled(self, width: float, teacher: float | str, alpha: float,
                   temperature: float, seed: int | None = None,
@@ -198,13 +192,18 @@ class KDExperiment:
         (its soft bits weighted ``alpha`` beside the bits', `TrainConfig.genie_loss_weight`),
         reused if finished, with the training options' seed or ``seed``."""
         folder = self.out / "runs" / self._run_name(f"kd_{_width_name(width)}_from_perfect-csi_a{alpha:g}", seed)
+        return folder, self._trained(folder, width,
+                                     dataclasses.replace(self._train_config(seed), genie_loss_weight=alpha))
+
+    def _trained(self, folder: Path, width: float, train_config: TrainConfig) -> dict:
+        """The card of a DeepRx of ``width`` trained alone with ``train_config`` in ``folder``:
+        a finished run's, else the run's once trained (an interrupted one resumes)."""
         card = self._finished(folder)
         if card is None:
             self.log(f"training {folder.name}")
-            train_config = dataclasses.replace(self._train_config(seed), genie_loss_weight=alpha)
             card = train_deeprx(self._config(width), self.link_config, train_config, folder,
                                 strategy=self.strategy, command=f"deeprx sweep (run {folder.name})", verbose=0)
-        return folder, card
+        return card
 
     # -------------------------------------------------------------------- steps
     def student_size(self) -> dict:

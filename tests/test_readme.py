@@ -25,18 +25,22 @@ def as_in_readme(ber: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def table_rows(lines: list[str], header: int) -> list[list[str]]:
+    """The cells of a Markdown table's rows, the table's header at ``lines[header]``."""
+    rows = []
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
 def readme_table() -> tuple[list[float], dict[str, list[str]]]:
     """The SINR columns [dB] of the README's results table and its rows' cells."""
     lines = (ROOT / "README.md").read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| |") and "Geometric Mean BER" in line)
     sinrs = [float(m) for m in re.findall(r"\| (\d+) dB", lines[header])]
-    rows = {}
-    for line in lines[header + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
-    return sinrs, rows
+    return sinrs, {cells[0]: cells[1:] for cells in table_rows(lines, header)}
 
 
 def test_every_readme_figure_is_in_the_committed_results():
@@ -77,20 +81,17 @@ def test_the_reproductions_fig6_table_and_gains_are_its_final_json():
     lines = REPRODUCTION.read_text().splitlines()
     header = lines.index("| SINR | " + " | ".join(KD_ARMS) + " |")
     dmrs, seen = None, 0
-    for line in lines[header + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
+    for cells in table_rows(lines, header):
         if cells[0].startswith("**"):
             dmrs = cells[0].strip("*").split()[0]
             continue
         curves = final["dmrs"][dmrs]["curves"]
         if cells[0] == "Geometric Mean BER":
-            assert cells[1:] == [f"{curves[a]['geometric_mean_ber']:.3f}" for a in KD_ARMS], line
+            assert cells[1:] == [f"{curves[a]['geometric_mean_ber']:.3f}" for a in KD_ARMS], cells
         else:
             i = curves["teacher"]["sinr_db"].index(float(cells[0].split()[0]))
             assert cells[1:] == [f"{curves[a]['uncoded_ber'][i]:.3g} [{curves[a]['ci_low'][i]:.2g}, "
-                                 f"{curves[a]['ci_high'][i]:.2g}]" for a in KD_ARMS], line
+                                 f"{curves[a]['ci_high'][i]:.2g}]" for a in KD_ARMS], cells
         seen += 1
     assert seen == 8
     text = " ".join(lines)
