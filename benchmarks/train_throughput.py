@@ -77,11 +77,40 @@ def same_math(config: DeepRxConfig, batch) -> dict:
             "gradients_max_rel_diff": max(relative(a, b) for a, b in zip(grads_a, grads_b))}
 
 
+class BatchEndClock(keras.callbacks.Callback):
+    """The time at the end of every training batch of a ``fit``."""
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+def timed_steps(text: str) -> int:
+    """``--steps``: how many training steps each timing covers (a pace needs two batch ends)."""
+    steps = int(text)
+    if steps < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {steps}")
+    return steps
+
+
 def slots_per_second(model: keras.Model, dataset, steps: int, batch_size: int) -> float:
+    """Training pace of ``model`` on ``dataset``: slots/s from the end of the first of ``steps``
+    batches to the end of the last, after a warm-up ``fit`` of as many.
+
+    Timed inside ``fit``, not around it: after its last batch, ``fit`` on a
+    finite dataset sometimes waits for tf.data's autotuning thread to end a
+    sleep whose length doubles from 10 ms, so a call timed from outside
+    lasts about (2**k - 1) x 10 ms (20.47 s, 40.95 s) whatever the model's
+    pace (measured: the wait goes with ``tf.data.Options().autotune.enabled
+    = False``). A batch-end callback waits for every step, as the training's
+    own batch callbacks do.
+    """
     model.fit(dataset.take(steps), verbose=0)
-    start = time.perf_counter()
-    model.fit(dataset.take(steps), verbose=0)
-    return steps * batch_size / (time.perf_counter() - start)
+    clock = BatchEndClock()
+    model.fit(dataset.take(steps), verbose=0, callbacks=[clock])
+    return (steps - 1) * batch_size / (clock.times[-1] - clock.times[0])
 
 
 def worker(args) -> None:
@@ -122,7 +151,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def main():
     parser = benchmark_parser(__doc__, "train_throughput.json")
     parser.add_argument("--preset", default="default", help="'default' (the shipped model's) or a preset")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=timed_steps, default=40, help="training steps per timing (>= 2)")
     parser.add_argument("--form", choices=FORMULATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_out:

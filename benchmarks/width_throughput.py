@@ -29,7 +29,7 @@ from deeprx_tf.model import build_deeprx
 from link_sim import LinkConfig
 from link_sim.results import write_json
 from _common import best_of, benchmark_parser, run_rounds, write_result
-from train_throughput import slots_per_second
+from train_throughput import slots_per_second, timed_steps
 
 SHIPPED_WIDTH = 0.5  # the shipped model's widths, as a fraction of the paper's
 
@@ -58,7 +58,7 @@ def main():
     parser = benchmark_parser(__doc__, "width_throughput.json")
     parser.add_argument("--widths", default="0.5,0.75,1", help="widths as fractions of the paper's; "
                                                               "the first is the baseline")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=timed_steps, default=40, help="training steps per timing (>= 2)")
     parser.add_argument("--width", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_out:

@@ -159,7 +159,11 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
         target = {"bits": target, **{s: tf.TensorSpec(grid + [widths[s]], tf.float32)
                                      for s in makers[0].privileged}}
     spec = (tf.TensorSpec(grid + [num_channels], tf.float32), target)
-    return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(prefetch)
+    # The prefetch depth is fixed, so tf.data's autotuning has nothing to tune; left on, its thread makes
+    # the iterator's end (the end of every ``fit``) wait for a sleep that doubles from 10 ms.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(prefetch).with_options(options)
 
 
 def validation_sets(config: LinkConfig, sinr_db: Sequence[float], num_slots: int, seed: int = 1,

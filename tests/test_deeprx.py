@@ -317,6 +317,8 @@ def test_dataset_is_reproducible_and_shaped(tiny_config):
     np.testing.assert_array_equal(f1.numpy(), f2.numpy())
     np.testing.assert_array_equal(t1.numpy(), t2.numpy())
     assert not np.array_equal(f1.numpy(), f3.numpy())
+    # a fixed prefetch depth: tf.data's autotuning, which makes the end of every fit wait, is off
+    assert training_dataset(tiny_config, 4).options().autotune.enabled is False
 
 
 def test_tiny_model_loss_falls(tiny_config):
