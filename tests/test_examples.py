@@ -72,6 +72,23 @@ def test_learning_curves_and_validate_checkpoints(small_checkpoint, tmp_path):
     assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"} and report["num_prb"] == 2
 
 
+def test_ber_by_symbol_counts_every_coded_bit_once(tmp_path):
+    from sionna.phy import config as sionna_config
+
+    from link_sim import LinkConfig, LinkSimulator
+
+    report = example("ber_by_symbol").main(["--out", str(tmp_path / "s.json"), "--slots", "8", "--sinr", "10"])
+    ls = report["uncoded_ber_by_symbol"]["LS+LMMSE"]
+    assert len(ls) == 14 and report["symbols_without_data"] == [s for s, b in enumerate(ls) if b is None]
+    assert set(report["uncoded_ber_by_symbol"]) == {"LS+LMMSE", "perfect CSI", "DeepRx default"}
+    # per symbol and summed back, the same errors as the link's own count on the same slots
+    sionna_config.seed = 0
+    counts = LinkSimulator(LinkConfig(num_dmrs_symbols=1), "lmmse").count_errors(8, 10.0)
+    assert sum(report["bits_per_symbol"]) == float(counts["uncoded_bits"])
+    assert report["uncoded_ber"]["LS+LMMSE"] == pytest.approx(
+        float(counts["uncoded_bit_errors"]) / float(counts["uncoded_bits"]))
+
+
 @pytest.mark.slow
 def test_reproduce_paper_tiny_budget_and_resume(tmp_path):
     out = tmp_path / "repro"

@@ -99,3 +99,23 @@ def test_the_reproductions_fig6_table_and_gains_are_its_final_json():
         gain = entry["kd_gain_over_scratch"] or entry["exploratory_gain"]
         assert (f"**{gain['gain_db']:+.2f} dB [{gain['low_db']:+.2f}, {gain['high_db']:+.2f}]**" in text
                 and f"{gain['equivalence_bound_db']:.2f} dB" in text), gain
+
+
+TRAINING = ROOT / "docs" / "training.md"
+#: docs/training.md's per-symbol table: row label -> (JSON made by examples/ber_by_symbol.py, receiver)
+BY_SYMBOL_ROWS = {
+    "DeepRx, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "DeepRx default"),
+    "perfect CSI, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "perfect CSI"),
+    "DeepRx, 2 DMRS symbols": ("ber_by_symbol_dmrs2.json", "DeepRx default"),
+}
+
+
+def test_the_per_symbol_table_in_training_md_is_its_json():
+    lines = TRAINING.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| symbol |"))
+    symbols = [int(s) for s in lines[header].strip("|").split("|")[1:]]
+    rows = {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+    assert set(rows) == set(BY_SYMBOL_ROWS), rows
+    for label, (name, receiver) in BY_SYMBOL_ROWS.items():
+        ber = json.loads((TRAINING.parent / "training" / name).read_text())["uncoded_ber_by_symbol"][receiver]
+        assert rows[label] == [as_in_readme(ber[s]) for s in symbols], label
