@@ -78,7 +78,7 @@ def main(argv=None) -> dict:
         for name, llr_of in compute.items():
             wrong, counted = symbol_errors(layout, batch.c, llr_of(batch.y, batch.no, batch.h))
             errors[name] = errors[name] + wrong
-        bits = bits + counted
+        bits = bits + counted  # the same data REs whichever receiver
     has_data = bits > 0
     dmrs = [int(s) for s in np.flatnonzero(~has_data)]  # symbols without data: the DMRS (and empty ones)
     ber = {name: [float(e / n) if n > 0 else None for e, n in zip(errors[name], bits)] for name in receivers}
