@@ -1,11 +1,12 @@
 """Uncoded BER of each OFDM symbol of the slot: where in time each receiver's errors are.
 
     python examples/ber_by_symbol.py [CKPT ...] --out ber_by_symbol.json \
-        [--sinr 30] [--slots 512] [--num-dmrs-symbols 1] [--seed 0]
+        [--sinr 30] [--slots 512] [--num-dmrs-symbols 1] [--speed MIN,MAX] [--seed 0]
 
 On the default scenario (`link_sim.LinkConfig()`: TDL-C, UE at 0-20 m/s,
 4 PRB, MCS 20) with the DMRS count given, the same slots (``--seed``) for
-every receiver: LS+LMMSE, perfect CSI and DeepRx with each checkpoint
+every receiver (``--speed`` narrows the UE speeds [m/s]): LS+LMMSE,
+perfect CSI and DeepRx with each checkpoint
 (folder or shipped name; default: the shipped model). Hard decisions on
 each receiver's coded-bit LLRs (``llr > 0``, as `LinkSimulator.count_errors`)
 are put back on the resource grid (`deeprx_tf.features.GridLayout.bits_to_grid`)
@@ -55,12 +56,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--sinr", type=float, default=30.0, help="SINR [dB]")
     parser.add_argument("--slots", type=int, default=512, help=f"slots, in batches of {BATCH_SIZE}")
     parser.add_argument("--num-dmrs-symbols", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--speed", help="UE speed range MIN,MAX [m/s] (default: the scenario's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.slots < 1:
         parser.error(f"--slots must be at least 1, got {args.slots}")
 
     config = LinkConfig(num_dmrs_symbols=args.num_dmrs_symbols)
+    if args.speed is not None:
+        try:
+            low, high = (float(v) for v in args.speed.split(","))
+            config = config.replace(speed_mps=(low, high))
+        except ValueError as err:  # not two numbers, or a range LinkConfig refuses
+            parser.error(f"--speed {args.speed}: {err}")
     sim = LinkSimulator(config, "lmmse")
     layout = GridLayout(sim.transmitter)
     receivers = {"LS+LMMSE": make_baseline_receiver("lmmse", sim.transmitter),

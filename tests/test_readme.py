@@ -106,6 +106,8 @@ TRAINING = ROOT / "docs" / "training.md"
 BY_SYMBOL_ROWS = {
     "DeepRx, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "DeepRx default"),
     "perfect CSI, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "perfect CSI"),
+    "DeepRx, 1 DMRS symbol, 0-5 m/s": ("ber_by_symbol_dmrs1_speed0-5.json", "DeepRx default"),
+    "DeepRx, 1 DMRS symbol, 15-20 m/s": ("ber_by_symbol_dmrs1_speed15-20.json", "DeepRx default"),
     "DeepRx, 2 DMRS symbols": ("ber_by_symbol_dmrs2.json", "DeepRx default"),
 }
 
