@@ -64,7 +64,7 @@ def run_rounds(script: str, args: list[str], rounds: int, variants: dict[str, li
     """Run ``script --worker-out FILE *args *variant`` once per round, setting and variant.
 
     Each run is a fresh process (TensorFlow reads its environment once, and
-    a second model trained in one process runs slower), with the
+    ``deeprx train`` trains one model per process), with the
     setting's variables added to its environment; the worker writes its
     JSON to FILE. The variants' order is reversed every other round, so
     none always runs first. Returns the worker results per

@@ -116,8 +116,9 @@ def slots_per_second(model: keras.Model, dataset, steps: int, batch_size: int) -
 def worker(args) -> None:
     """One process, one oneDNN setting, one form: timed on both data sources, then the math check.
 
-    One model per process: a second model trained in the same process ran
-    up to half as fast on the live pipeline, whichever form came second.
+    One model per process, as ``deeprx train`` runs. (A second model trained
+    in the same process was once timed up to half as fast, with the timing
+    around ``fit`` that the autotuning wait spoilt; not re-checked since.)
     """
     auto = dilated_conv_kernel()
     set_dilated_conv_kernel("grouped")  # the grouped form is measured wherever it runs
