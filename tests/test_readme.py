@@ -121,3 +121,28 @@ def test_the_per_symbol_table_in_training_md_is_its_json():
     for label, (name, receiver) in BY_SYMBOL_ROWS.items():
         ber = json.loads((TRAINING.parent / "training" / name).read_text())["uncoded_ber_by_symbol"][receiver]
         assert rows[label] == [as_in_readme(ber[s]) for s in symbols], label
+
+
+#: docs/training.md section 8: row label -> (checkpoint in batch_norm_by_dmrs.json, statistics)
+BATCH_NORM_ROWS = {
+    "shipped, as saved": ("default", "saved"),
+    "shipped, statistics per DMRS count": ("default", "reestimated"),
+    "long run's best so far (epoch 15), as saved": ("best", "saved"),
+    "the same, statistics per DMRS count": ("best", "reestimated"),
+}
+
+
+def test_the_batch_norm_table_in_training_md_is_its_json():
+    report = json.loads((TRAINING.parent / "training" / "batch_norm_by_dmrs.json").read_text())
+    lines = TRAINING.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| model | 1 DMRS symbol |")
+                  and "shipped, as saved" in lines[i + 2])
+    rows = {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+    assert set(rows) == set(BATCH_NORM_ROWS), rows
+    for label, (name, statistics) in BATCH_NORM_ROWS.items():
+        expected = []
+        for dmrs in ("dmrs1", "dmrs2"):
+            entry = report["checkpoints"][name][dmrs][statistics]
+            expected += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
+                         f"{entry['val_gmber']:.3f}"]
+        assert [cell.strip("*") for cell in rows[label]] == expected, label
