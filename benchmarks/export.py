@@ -153,13 +153,14 @@ def main():
     source = args.checkpoint or shipped_checkpoint()
     loaded = load_checkpoint(source)
     link = loaded.link_config
+    keras_model = loaded.model_for(link.num_dmrs_symbols)  # the batch-norm statistics of the link's DMRS count
     sinr_db = [float(s) for s in args.sinr.split(",")]
     files, exports = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in EXPORT_FORMATS:
             start = time.perf_counter()
             files[fmt] = Path(tmp) / f"deeprx_{fmt}.tflite"
-            info = export_deeprx(loaded.model, fmt, files[fmt], link, model_config=loaded.config,
+            info = export_deeprx(keras_model, fmt, files[fmt], link, model_config=loaded.config,
                                  num_calibration_slots=args.calibration_slots, seed=0)
             exports[fmt] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
                             "export_seconds": time.perf_counter() - start,
@@ -167,7 +168,7 @@ def main():
                                                     f"{info['edgetpu_op_report']['num_ops']}"}
         # the converter's own calibration (min and max over all slots), for comparison
         files["int8_minmax"] = Path(tmp) / "deeprx_int8_minmax.tflite"
-        info = export_deeprx(loaded.model, "int8", files["int8_minmax"], link, seed=0,
+        info = export_deeprx(keras_model, "int8", files["int8_minmax"], link, seed=0,
                              model_config=loaded.config,
                              num_calibration_slots=args.calibration_slots, calibration="minmax")
         exports["int8_minmax"] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"]}
@@ -189,7 +190,7 @@ def main():
 
         # latency per slot, batch 1, on the same slots (features from the link, other seed)
         features = calibration_features(link, args.latency_slots, seed=1, model_config=loaded.config)
-        keras_fn = tf.function(lambda f: loaded.model(f, training=False))
+        keras_fn = tf.function(lambda f: keras_model(f, training=False))
         latency = {"keras_float": per_slot_latency(lambda f: keras_fn(f).numpy(), features, args.repeats)}
         for fmt, model in tflite.items():
             latency[f"tflite_{fmt}"] = per_slot_latency(model.predict, features, args.repeats)
@@ -198,13 +199,13 @@ def main():
 
         # BER through the full link, same seed for every receiver
         config = loaded.config
-        receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, loaded.model, config=config)}
+        receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, keras_model, config=config)}
         receivers.update({f"tflite_{fmt}": (lambda tx, m=model: TFLiteReceiver(tx, m))
                           for fmt, model in tflite.items()})
         int8_input = exports["int8"]["input"]
         receivers["keras_float_int8_input"] = lambda tx: DeepRxReceiver(
-            tx, InputQuantized(loaded.model, int8_input["scale"], int8_input["zero_point"]), config=config)
-        weights_int8 = int8_weights(loaded.model)
+            tx, InputQuantized(keras_model, int8_input["scale"], int8_input["zero_point"]), config=config)
+        weights_int8 = int8_weights(keras_model)
         receivers["keras_int8_weights"] = lambda tx: DeepRxReceiver(tx, weights_int8, config=config)
         if args.qat_checkpoint is not None:
             receivers["keras_float_qat"] = lambda tx: DeepRxReceiver(tx, qat.model, config=qat.config)

@@ -43,8 +43,9 @@ def receiver_specs(names, checkpoint, scenario, sinr_db=()) -> dict:
                 for note in domain.unfamiliar(scenario.channel_model, scenario.num_dmrs_symbols,
                                               scenario.mcs_index, sinr_db):
                     click.echo(f"warning: {name} ({path}) never trained on {note}", err=True)
-            # the model and its config, not the checkpoint: the warnings above are the receiver's
-            specs[name] = lambda tx, m=loaded.model, c=loaded.config: DeepRxReceiver(tx, m, config=c)
+            # the link's DMRS count's batch-norm statistics; the warnings above are the receiver's
+            specs[name] = lambda tx, c=loaded: DeepRxReceiver(
+                tx, c.model_for(scenario.num_dmrs_symbols), config=c.config)
         elif name.startswith("tflite:"):
             from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 

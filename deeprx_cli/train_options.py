@@ -71,6 +71,10 @@ _TRAINING_OPTIONS = [
                  help="Fraction of training slots drawn in --sinr-floor instead of the scenario's SINR range."),
     click.option("--sinr-floor", default=format_list(_DEFAULTS.sinr_floor_db), show_default=True,
                  help="LOW,HIGH [dB] of the --sinr-floor-fraction slots."),
+    click.option("--batch-norm-slots", type=click.IntRange(min=0), default=_DEFAULTS.batch_norm_slots,
+                 show_default=True,
+                 help="Training slots per DMRS count that each saved checkpoint's batch-norm statistics "
+                      "per DMRS count are estimated from (0: keep only the moving statistics)."),
     click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGIES[0], show_default=True,
                  help="tf.distribute strategy."),
     click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -91,7 +95,7 @@ def train_config_from_options(*, steps, batch_size, steps_per_epoch, learning_ra
                               dmrs_symbols, channels, validation_sinr, validation_slots, seed, xla,
                               prune_sparsity, prune_schedule, qat, optimizer, weight_decay,
                               channel_loss_weight, genie_loss_weight, sinr_floor_fraction,
-                              sinr_floor) -> TrainConfig:
+                              sinr_floor, batch_norm_slots) -> TrainConfig:
     """The `TrainConfig` of the training options."""
     from link_sim.config import CHANNEL_MODELS
 
@@ -108,7 +112,7 @@ def train_config_from_options(*, steps, batch_size, steps_per_epoch, learning_ra
         prune_schedule=parse_range(prune_schedule, "--prune-schedule"), qat=qat, optimizer=optimizer,
         weight_decay=weight_decay, channel_loss_weight=channel_loss_weight,
         genie_loss_weight=genie_loss_weight, sinr_floor_fraction=sinr_floor_fraction,
-        sinr_floor_db=parse_range(sinr_floor, "--sinr-floor"))
+        sinr_floor_db=parse_range(sinr_floor, "--sinr-floor"), batch_norm_slots=batch_norm_slots)
 
 
 def model_config_from_options(preset, model_config_path, flops, scenario, init_from=None,

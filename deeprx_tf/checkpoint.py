@@ -2,7 +2,9 @@
 
 No pickle, no code: a checkpoint is a JSON description and HDF5 weights. A
 quantization-aware-trained checkpoint also has ``qat_weights.h5``: the QAT
-model's state (`deeprx_tf.qat`), learned int8 ranges included.
+model's state (`deeprx_tf.qat`), learned int8 ranges included; one with
+batch-norm statistics per DMRS count has ``batch_norm_statistics.h5``
+(`deeprx_tf.batch_norm`), and ``Checkpoint.model_for`` serves them.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
+from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
-from deeprx_tf.folders import MODEL_JSON, QAT_WEIGHTS, WEIGHTS
+from deeprx_tf.folders import BATCH_NORM_STATISTICS, MODEL_JSON, QAT_WEIGHTS, WEIGHTS
 from deeprx_tf.shipped import resolve_checkpoint, shipped_models
 from deeprx_tf.model import build_deeprx
+from deeprx_tf.train_config import BATCH_NORM_SEED, BATCH_NORM_SLOTS, TRAIN_CHANNEL_MODELS
 from link_sim import LinkConfig
 from link_sim.errors import InputError, MissingInputError
 from link_sim.results import read_json, write_atomic, write_json
@@ -117,26 +121,72 @@ class Checkpoint(NamedTuple):
     link_config: LinkConfig
     card: dict
     qat_model: object = None  # the quantization-aware-trained model, if the checkpoint has one
+    batch_norm_statistics: BatchNormStatistics | None = None  # per DMRS count, if the checkpoint has them
 
     @property
     def training_domain(self) -> TrainingDomain | None:
         """Where the model was trained (`TrainingDomain`), if its card says."""
         return TrainingDomain.from_card(self.card, self.link_config)
 
+    def model_for(self, num_dmrs_symbols: int):
+        """The float model as it receives links with ``num_dmrs_symbols`` DMRS symbols.
+
+        With batch-norm statistics for that DMRS count, a new model with the
+        checkpoint's weights and those statistics (``model`` is not
+        changed); otherwise ``model`` itself, with the moving statistics
+        saved in its weights.
+        """
+        stats = self.batch_norm_statistics
+        if stats is None or num_dmrs_symbols not in stats.dmrs_symbols:
+            return self.model
+        model = build_deeprx(self.config, *self.model.input_shape[1:3])
+        model.set_weights(self.model.get_weights())
+        stats.assign(model, num_dmrs_symbols)
+        return model
+
+    def with_batch_norm_statistics(self, num_slots: int = BATCH_NORM_SLOTS, seed: int = BATCH_NORM_SEED
+                                   ) -> "Checkpoint":
+        """This checkpoint with batch-norm statistics per DMRS count estimated anew
+        (`BatchNormStatistics.estimate`) from ``num_slots`` slots of each DMRS count it trained on.
+
+        The slots are its training scenario's (``link_config``; the channel
+        models of its training domain, else `TRAIN_CHANNEL_MODELS`), data seed
+        ``seed``; its weights are unchanged. Save it with `save_checkpoint`.
+        """
+        domain = self.training_domain
+        channel_models = domain.channel_models if domain is not None else TRAIN_CHANNEL_MODELS
+        dmrs_symbols = domain.dmrs_symbols if domain is not None else (1, 2)
+        features = statistics_features(self.link_config, dmrs_symbols, num_slots, seed=seed,
+                                       channel_models=channel_models, model_config=self.config)
+        stats = BatchNormStatistics.estimate(self.model, features,
+                                             info={"channel_models": list(channel_models), "seed": seed})
+        return self._replace(batch_norm_statistics=stats)
+
 
 def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_config: LinkConfig,
-                    card: dict | None = None, qat_model=None) -> Path:
-    """Write ``weights.h5`` (and ``qat_weights.h5`` for a QAT model), then ``model.json``,
-    into ``out_dir`` (atomically each). ``model`` holds the float weights."""
+                    card: dict | None = None, qat_model=None,
+                    batch_norm_statistics: BatchNormStatistics | None = None) -> Path:
+    """Write ``weights.h5`` (and ``qat_weights.h5`` for a QAT model, ``batch_norm_statistics.h5``
+    for statistics per DMRS count), then ``model.json``, into ``out_dir`` (atomically each).
+    ``model`` holds the float weights; the card records how the statistics were estimated."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / WEIGHTS, lambda tmp: model.save_weights(tmp, save_format="h5"))
+    # a stale file would not match weights.h5
     if qat_model is not None:
         write_atomic(out / QAT_WEIGHTS, lambda tmp: qat_model.save_weights(tmp, save_format="h5"))
     else:
-        (out / QAT_WEIGHTS).unlink(missing_ok=True)  # a stale one would not match weights.h5
+        (out / QAT_WEIGHTS).unlink(missing_ok=True)
+    if batch_norm_statistics is not None:
+        write_atomic(out / BATCH_NORM_STATISTICS, batch_norm_statistics.save)
+    else:
+        (out / BATCH_NORM_STATISTICS).unlink(missing_ok=True)
+    card = {key: value for key, value in (card or {}).items() if key != "batch_norm_statistics"}
+    if batch_norm_statistics is not None:
+        card["batch_norm_statistics"] = {"dmrs_symbols": list(batch_norm_statistics.dmrs_symbols),
+                                         **batch_norm_statistics.info}
     write_json(out / MODEL_JSON, {"format": FORMAT, "deeprx": config.to_dict(),
-                                  "link": link_config.to_dict(), "card": card or {}})
+                                  "link": link_config.to_dict(), "card": card})
     return out
 
 
@@ -191,7 +241,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                                   hint=f"; a {QAT_WEIGHTS} from before deeprx-tf QAT-trained the "
                                        "batch-norm-folded graph does not load: delete it to use the "
                                        f"float weights in {WEIGHTS}")
-    return Checkpoint(model, config, link_config, meta.get("card", {}), qat_model)
+    card = meta.get("card", {})
+    stats_path = weights_path.with_name(BATCH_NORM_STATISTICS)
+    stats = None
+    if stats_path.is_file():
+        stats = BatchNormStatistics.load(stats_path, info=card.get("batch_norm_statistics"))
+        stats.check_fits(model)  # refused now, not when a link first asks for them
+    return Checkpoint(model, config, link_config, card, qat_model, stats)
 
 
 def _load_weights(model, path: Path, what: str, hint: str = ""):

@@ -14,6 +14,7 @@ Each example is ``(features, target)``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,9 +84,16 @@ class LinkBatchMaker:
         return self._make(batch_size, tf.cast(sinr_db, tf.float32))
 
 
+@functools.lru_cache(maxsize=32)
+def _maker(config: LinkConfig, model_config: DeepRxConfig | None, privileged: tuple[str, ...]) -> LinkBatchMaker:
+    """One `LinkBatchMaker` per scenario, shared by the datasets of a process: tracing its link
+    takes seconds, and every draw seeds Sionna's generator first, so sharing changes no batch."""
+    return LinkBatchMaker(config, model_config, privileged)
+
+
 def _makers(config: LinkConfig, channel_models: Sequence[str], dmrs_symbols: Sequence[int],
             model_config: DeepRxConfig | None, privileged: Sequence[str] = ()):
-    return [LinkBatchMaker(config.replace(channel_model=m, num_dmrs_symbols=d), model_config, privileged)
+    return [_maker(config.replace(channel_model=m, num_dmrs_symbols=d), model_config, tuple(privileged))
             for m in channel_models for d in dmrs_symbols]
 
 

@@ -15,6 +15,8 @@ from link_sim.results import read_json
 
 #: A checkpoint's description (architecture, scenario, model card), float weights, QAT weights.
 MODEL_JSON, WEIGHTS, QAT_WEIGHTS = "model.json", "weights.h5", "qat_weights.h5"
+#: Its batch-norm statistics per DMRS count (`deeprx_tf.batch_norm`), where it has them.
+BATCH_NORM_STATISTICS = "batch_norm_statistics.h5"
 #: Where Keras' ``BackupAndRestore`` keeps an interrupted run's state.
 BACKUP = "backup"
 #: The checkpoint (a folder of its own, inside the run's) of the epoch with the best validation.

@@ -18,6 +18,12 @@ from link_sim.errors import InputError
 from link_sim.transmitter import transport_block_decoder
 
 
+def _num_dmrs_symbols(pusch_transmitter) -> int:
+    """DMRS symbols per slot of the transmitter's PUSCH configuration (what Sionna's receiver reads)."""
+    dmrs = pusch_transmitter._pusch_config.dmrs
+    return int(dmrs.length * (dmrs.additional_position + 1))
+
+
 def _warn_if_unfamiliar(checkpoint: Checkpoint, pusch_transmitter) -> None:
     """Warn once if the link's DMRS count, MCS or channel model (where the transmitter
     knows it) is one the checkpoint never trained on."""
@@ -25,9 +31,8 @@ def _warn_if_unfamiliar(checkpoint: Checkpoint, pusch_transmitter) -> None:
     if domain is None:
         return
     link = getattr(pusch_transmitter, "link_config", None)  # a link_sim.LinkTransmitter knows it
-    dmrs = pusch_transmitter._pusch_config.dmrs  # what Sionna's own PUSCHReceiver reads
     notes = domain.unfamiliar(channel_model=link.channel_model if link is not None else None,
-                              num_dmrs_symbols=dmrs.length * (dmrs.additional_position + 1),
+                              num_dmrs_symbols=_num_dmrs_symbols(pusch_transmitter),
                               mcs_index=pusch_transmitter._pusch_config.tb.mcs_index)
     if notes:
         warnings.warn(f"this DeepRx never trained on {'; '.join(notes)}: expect a higher BER "
@@ -51,9 +56,10 @@ class DeepRxReceiver(Block):
         A DeepRx model whose output has one logit per bit of the link's
         modulation and layer: built by `build_deeprx` or loaded by
         `deeprx_tf.load_checkpoint` (``.model``), it carries its
-        ``config``; or the loaded checkpoint itself, which also warns
-        (`UserWarning`) when the link has a DMRS count, MCS or channel
-        model it never trained on.
+        ``config``; or the loaded checkpoint itself, which also uses its
+        batch-norm statistics for the link's DMRS count where it has them
+        (`Checkpoint.model_for`) and warns (`UserWarning`) when the link
+        has a DMRS count, MCS or channel model it never trained on.
     return_tb_crc_status : bool
         Also return the transport block CRC status.
     config : DeepRxConfig, optional
@@ -96,7 +102,7 @@ class DeepRxReceiver(Block):
     >>> from deeprx_tf import load_checkpoint
     >>> from link_sim import LinkConfig, LinkSimulator
     >>> ckpt = load_checkpoint("default")  # the shipped model
-    >>> sim = LinkSimulator(LinkConfig(num_prb=1), receiver=lambda tx: DeepRxReceiver(tx, ckpt.model))
+    >>> sim = LinkSimulator(LinkConfig(num_prb=1), receiver=lambda tx: DeepRxReceiver(tx, ckpt))
     >>> b, b_hat = sim(4, 30.0)  # Sionna's Monte Carlo contract: (batch_size, SINR [dB])
     >>> b_hat.shape == b.shape
     True
@@ -111,7 +117,7 @@ class DeepRxReceiver(Block):
                              "(or Sionna's OFDMDemodulator on the time-domain samples first)")
         if isinstance(model, Checkpoint):
             _warn_if_unfamiliar(model, pusch_transmitter)
-            model, config = model.model, model.config
+            model, config = model.model_for(_num_dmrs_symbols(pusch_transmitter)), model.config
         config = config or config_of(model)
         self._inputs = (config or DeepRxConfig()).feature_options()
         # one UE (a multi-user transmitter is refused here in one line), its layers and DMRS ports

@@ -22,6 +22,9 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 DEFAULT_WARMUP_STEPS = 200
 #: Optimizers (`deeprx_tf.optimizers.make_optimizer`).
 OPTIMIZERS = ("adam", "lamb")
+#: Training slots per DMRS count, and their data seed, that batch-norm statistics per DMRS count are
+#: estimated from by default (`deeprx_tf.batch_norm`; a training run seeds them from its own seed).
+BATCH_NORM_SLOTS, BATCH_NORM_SEED = 512, 123
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +80,11 @@ class TrainConfig:
         instead of the scenario's range (`deeprx_tf.dataset.draw_sinr`).
     sinr_floor_db : (float, float)
         The SINR range [dB] of those slots (where the error floor is).
+    batch_norm_slots : int
+        Training slots per DMRS count that each saved checkpoint's
+        batch-norm statistics per DMRS count are estimated from
+        (`deeprx_tf.batch_norm`); 0: the checkpoint keeps only the moving
+        statistics. A QAT run has none (its graph is batch-norm-folded).
     """
 
     steps: int = 2000
@@ -99,6 +107,7 @@ class TrainConfig:
     genie_loss_weight: float = 0.0
     sinr_floor_fraction: float = 0.0
     sinr_floor_db: tuple[float, float] = (25.0, 40.0)
+    batch_norm_slots: int = BATCH_NORM_SLOTS
 
     def __post_init__(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -130,6 +139,9 @@ class TrainConfig:
         if not low <= floor_lo < floor_hi <= high:
             raise InputError(f"sinr_floor_db must be LOW,HIGH within [{low:g}, {high:g}] dB, "
                              f"got {self.sinr_floor_db!r}")
+        if self.batch_norm_slots != 0 and not self.batch_size <= self.batch_norm_slots:
+            raise InputError(f"batch_norm_slots (--batch-norm-slots) must be 0 (off) or at least one batch "
+                             f"({self.batch_size} slots), got {self.batch_norm_slots}")
         if self.privileged_signals() and (self.qat or self.prune_sparsity):
             raise InputError("the privileged training signals (channel and genie losses) train the float "
                              "model: run pruning or QAT as a later stage (--init-from)")

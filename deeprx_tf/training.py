@@ -16,6 +16,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
@@ -140,19 +141,22 @@ class SaveCheckpointEachEpoch(keras.callbacks.Callback):
 
     ``model`` is the DeepRx to save (default: the model being fitted); with
     ``qat_model``, its float weights are copied into ``model`` first and its
-    QAT state is saved beside them. ``chief`` is as in `save_deeprx`.
+    QAT state is saved beside them. ``batch_norm(model) -> BatchNormStatistics``
+    estimates the batch-norm statistics per DMRS count saved with it (`None`:
+    none). ``chief`` is as in `save_deeprx`.
     """
 
-    def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None, chief=True):
+    def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None, chief=True,
+                 batch_norm=None):
         super().__init__()
         self.out_dir, self.config, self.link_config, self.card = out_dir, config, link_config, card
-        self.saved_model, self.qat_model, self.chief = model, qat_model, chief
+        self.saved_model, self.qat_model, self.chief, self.batch_norm = model, qat_model, chief, batch_norm
 
     def on_epoch_end(self, epoch, logs=None):
         card = dict(self.card, epochs_done=epoch + 1,
                     last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
         save_deeprx(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card,
-                    self.qat_model, chief=self.chief)
+                    self.qat_model, chief=self.chief, batch_norm=self.batch_norm)
 
 
 class SaveBestCheckpoint(SaveCheckpointEachEpoch):
@@ -179,8 +183,9 @@ class SaveBestCheckpoint(SaveCheckpointEachEpoch):
         super().on_epoch_end(epoch, logs)
 
 
-def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True):
-    """`save_checkpoint`, first copying a QAT model's float weights into ``model``.
+def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True, batch_norm=None):
+    """`save_checkpoint`, first copying a QAT model's float weights into ``model``, with the
+    batch-norm statistics per DMRS count ``batch_norm(model)`` estimates (if given).
 
     Under a multi-worker strategy reading the weights is a collective
     operation, so every worker saves: the chief into ``out_dir``, the
@@ -188,10 +193,13 @@ def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief
     """
     if qat_model is not None:
         copy_float_weights(qat_model, model)
+    save = functools.partial(save_checkpoint, model=model, config=config, link_config=link_config, card=card,
+                             qat_model=qat_model,
+                             batch_norm_statistics=batch_norm(model) if batch_norm is not None else None)
     if chief:
-        return save_checkpoint(out_dir, model, config, link_config, card, qat_model=qat_model)
+        return save(out_dir)
     with tempfile.TemporaryDirectory() as scratch:
-        return save_checkpoint(scratch, model, config, link_config, card, qat_model=qat_model)
+        return save(scratch)
 
 
 def make_strategy(name: str | None) -> tf.distribute.Strategy:
@@ -333,7 +341,7 @@ def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_co
 
 
 def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, model_config: DeepRxConfig,
-               link_config: LinkConfig, partial_card: dict, chief: bool, steps: int) -> list:
+               link_config: LinkConfig, partial_card: dict, chief: bool, steps: int, batch_norm) -> list:
     """The callbacks of a run, in the order they must run at each epoch's end.
 
     Pruning first: it re-masks the weights before validation and saving.
@@ -341,7 +349,7 @@ def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, mo
     runs them, in the same order; BackupAndRestore gives the workers other
     than the chief temporary folders.
     """
-    saving = dict(model=trainee.model, qat_model=trainee.qat_model, chief=chief)
+    saving = dict(model=trainee.model, qat_model=trainee.qat_model, chief=chief, batch_norm=batch_norm)
     callbacks = [StopOnNonFiniteLoss(), StopAtStep(steps), *(pruning_callbacks() if trainee.pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, **saving),
                  SaveBestCheckpoint(out, model_config, link_config, partial_card, **saving),
@@ -412,6 +420,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     domain = domain.union(init.training_domain if init is not None else None)  # a fine-tuned model saw both
     with dist.scope():
         trainee = _build_trainee(model_config, link_config, train_config, init, data, compile_trainee)
+    batch_norm = _batch_norm_estimator(link_config, train_config, model_config)
     card = {"command": command, "train": train_config.to_dict(), "complete": False,
             "init_from": str(init_from) if init_from is not None else None,
             "training_domain": domain.to_dict(), **(card_extra or {})}
@@ -419,7 +428,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     history = trainee.fitted.fit(data, epochs=math.ceil(train_config.steps / train_config.steps_per_epoch),
                                  steps_per_epoch=train_config.steps_per_epoch, verbose=verbose,
                                  callbacks=_callbacks(out, trainee, val, model_config, link_config, card, chief,
-                                                      train_config.steps))
+                                                      train_config.steps, batch_norm))
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
     model, qat_model, pruning = trainee.model, trainee.qat_model, trainee.pruning
     card = {
@@ -440,5 +449,22 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
         "size_vs_paper": model_config.size_vs_paper(),
     }
-    save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief)
+    save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief, batch_norm=batch_norm)
     return card
+
+
+def _batch_norm_estimator(link_config: LinkConfig, train_config: TrainConfig, model_config: DeepRxConfig):
+    """``estimate(model) -> BatchNormStatistics`` on fixed training slots of each DMRS count (data
+    seed: the run's seed + 2), or `None` where the run saves none (`TrainConfig.batch_norm_slots`).
+
+    The slots are drawn once, now, in training batches (the training data's
+    links, already traced): after the model's initialisation, before the
+    training data's first batch (both reseed Sionna's generator)."""
+    if not train_config.batch_norm_slots or train_config.qat:
+        return None
+    seed = train_config.seed + 2
+    features = statistics_features(link_config, train_config.dmrs_symbols, train_config.batch_norm_slots,
+                                   seed=seed, channel_models=train_config.channel_models,
+                                   model_config=model_config, batch_size=train_config.batch_size)
+    info = {"channel_models": list(train_config.channel_models), "seed": seed}
+    return functools.partial(BatchNormStatistics.estimate, features=features, info=info)

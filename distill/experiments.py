@@ -288,8 +288,8 @@ class KDExperiment:
         for arm, folders in arms.items():
             for folder in folders:
                 checkpoint = load_checkpoint(folder)
-                receivers[f"{arm} | {folder.name}"] = (
-                    lambda tx, c=checkpoint: DeepRxReceiver(tx, c.model, config=c.config))
+                # the checkpoint: its batch-norm statistics for the link's DMRS count, where it has them
+                receivers[f"{arm} | {folder.name}"] = lambda tx, c=checkpoint: DeepRxReceiver(tx, c)
         receivers["LS+LMMSE"] = "lmmse"
         groups = {**{arm: [f"{arm} | {f.name}" for f in folders] for arm, folders in arms.items()},
                   "LS+LMMSE": ["LS+LMMSE"]}

@@ -10,9 +10,10 @@ two DMRS symbols differ. Here each checkpoint is validated as
 `examples/validate_checkpoints.py` does (the same slots, unseen channel
 models, per DMRS count), once with its saved statistics and once with
 statistics re-estimated from ``--slots`` training slots of that DMRS
-count alone (the training channel models and SINRs, data seed ``--seed``,
-one forward pass in training mode with momentum 0: the statistics of
-those slots). The weights are not changed.
+count alone (the training channel models and SINRs, data seed ``--seed``:
+`deeprx_tf.batch_norm.BatchNormStatistics.estimate`, what ``deeprx train``
+saves with each checkpoint and ``deeprx batch-norm-statistics`` adds to
+one). The weights are not changed.
 """
 
 from __future__ import annotations
@@ -22,27 +23,14 @@ import link_sim  # noqa: F401  (first: its package prepares TensorFlow's environ
 import argparse
 from pathlib import Path
 
-import tensorflow as tf
-import tf_keras as keras
-
+from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.checkpoint import load_checkpoint
-from deeprx_tf.dataset import training_dataset, validation_sets
+from deeprx_tf.dataset import validation_sets
 from deeprx_tf.training import ValidationGeometricMeanBER
 from link_sim.results import write_json
 
 SINR_DB = (5.0, 15.0, 25.0, 35.0)
 BATCH_SIZE = 16
-
-
-def reestimate_batch_norm(model: keras.Model, features) -> None:
-    """Set every BatchNormalization's moving mean and variance to those of ``features`` (one batch)."""
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    kept = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    model(features, training=True)
-    for layer, momentum in zip(layers, kept):
-        layer.momentum = momentum
 
 
 def main(argv=None) -> dict:
@@ -58,19 +46,20 @@ def main(argv=None) -> dict:
 
     results = {}
     for name in args.checkpoints:
+        checkpoint = load_checkpoint(name)
+        link = checkpoint.link_config
+        # the model as saved (its moving statistics), whatever statistics the checkpoint keeps beside it
+        model = checkpoint.model
+        stats = BatchNormStatistics.estimate(model, statistics_features(
+            link, (1, 2), args.slots, seed=args.seed, model_config=checkpoint.config))
         entry = {}
         for dmrs in (1, 2):
-            checkpoint = load_checkpoint(name)  # fresh statistics for each DMRS count
-            link = checkpoint.link_config
             sets = validation_sets(link, SINR_DB, args.validation_slots, seed=1, dmrs_symbols=(dmrs,),
                                    model_config=checkpoint.config)
-            saved = ValidationGeometricMeanBER(sets).evaluate(checkpoint.model)
-            data = training_dataset(link, BATCH_SIZE, seed=args.seed, dmrs_symbols=(dmrs,),
-                                    model_config=checkpoint.config)
-            features = tf.concat([batch[0] for batch in data.take(args.slots // BATCH_SIZE)], axis=0)
-            reestimate_batch_norm(checkpoint.model, features)
+            saved = ValidationGeometricMeanBER(sets).evaluate(model)
+            reestimated = checkpoint._replace(batch_norm_statistics=stats).model_for(dmrs)
             entry[f"dmrs{dmrs}"] = {"saved": saved,
-                                    "reestimated": ValidationGeometricMeanBER(sets).evaluate(checkpoint.model)}
+                                    "reestimated": ValidationGeometricMeanBER(sets).evaluate(reestimated)}
             print(f"{Path(name).name:<16} {dmrs} DMRS: Geometric Mean BER {saved['val_gmber']:.3f} as saved, "
                   f"{entry[f'dmrs{dmrs}']['reestimated']['val_gmber']:.3f} re-estimated", flush=True)
         results[Path(name).name] = entry

@@ -13,7 +13,7 @@ BASELINES = ["--receiver", "lmmse", "--receiver", "perfect-csi"]
 # no --warmup-steps: a 4-step run warms up for a tenth of it (0 steps) by default
 TINY_TRAIN = ["--num-prb", "1", "--preset", "x0.0625", "--steps", "4", "--steps-per-epoch", "2",
               "--batch-size", "4", "--validation-slots", "8",
-              "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1"]
+              "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1", "--batch-norm-slots", "8"]
 
 
 def run(argv, capsys):
@@ -130,6 +130,28 @@ def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tm
     assert best == card["best"] and best["val_gmber"] == min(curve["val_gmber"])
     assert curve["val_gmber"][best["epoch"] - 1] == best["val_gmber"]
     assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_batch_norm_statistics_are_added_to_a_checkpoint_and_clobber_nothing(trained, tmp_path, capsys):
+    from deeprx_tf.checkpoint import load_checkpoint
+
+    out = tmp_path / "with_stats"
+    capsys.readouterr()
+    main(["batch-norm-statistics", str(trained), "--out", str(out), "--slots", "16"])
+    assert "1 DMRS symbol(s), 16 training slots each (seed 123)" in capsys.readouterr().out
+    source, updated = load_checkpoint(trained), load_checkpoint(out)
+    assert updated.card["batch_norm_statistics"]["seed"] == 123 and updated.card["train"] == source.card["train"]
+    assert all((a == b).all() for a, b in zip(source.model.get_weights(), updated.model.get_weights()))
+    assert updated.batch_norm_statistics.dmrs_symbols == (1,)  # the DMRS counts it trained on
+    before = (out / "model.json").read_text()
+    code, _, err = run(["batch-norm-statistics", str(trained), "--out", str(out)], capsys)
+    assert code == 2 and "already exists" in err and "Traceback" not in err
+    assert (out / "model.json").read_text() == before
+    code, _, err = run(["batch-norm-statistics", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "does not exist" in err and not (tmp_path / "x").exists()
+    code, _, err = run(["batch-norm-statistics", str(trained), "--out", str(tmp_path / "y"), "--slots", "8"],
+                       capsys)
+    assert code == 2 and "--slots" in err
 
 
 def test_a_finished_checkpoint_is_not_trained_over_without_overwrite(trained, capsys):

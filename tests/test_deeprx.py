@@ -398,14 +398,25 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
 
     config = TrainConfig(steps=5, batch_size=4, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
                          validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,),
-                         learning_rate=1e-3)
+                         learning_rate=1e-3, batch_norm_slots=8)
     card = train_deeprx(TINY, tiny_config, config, tmp_path / "ok", verbose=0)
     # 5 steps of 2 per epoch: the third epoch is cut to one step, and validated and saved
     assert card["steps_done"] == 5 and read_learning_curve(tmp_path / "ok")["steps"] == [2, 4, 5]
-    good = load_checkpoint(tmp_path / "ok").model.get_weights()
+    ok = load_checkpoint(tmp_path / "ok")
+    good = ok.model.get_weights()
+    # each checkpoint keeps the batch-norm statistics of its own weights on the run's statistics slots
+    from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
+
+    slots = statistics_features(tiny_config, (1,), 8, seed=config.seed + 2, channel_models=("TDL-C",), batch_size=4)
+    again = BatchNormStatistics.estimate(ok.model, slots)
+    assert ok.batch_norm_statistics.dmrs_symbols == (1,) and ok.card["batch_norm_statistics"]["seed"] == 2
+    for name, (mean, variance) in again.by_dmrs[1].items():
+        np.testing.assert_allclose(ok.batch_norm_statistics.by_dmrs[1][name][0], mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ok.batch_norm_statistics.by_dmrs[1][name][1], variance, rtol=1e-5, atol=1e-6)
     # the epoch of best validation is a checkpoint of its own
     best = load_checkpoint(tmp_path / "ok" / "best")
     assert best.card["best"] == card["best"] and card["best"]["epoch"] in (1, 2, 3)
+    assert best.batch_norm_statistics.dmrs_symbols == (1,)
     shutil.copytree(tmp_path / "ok" / "best", tmp_path / "bad" / "best")  # an earlier run's best
     with pytest.raises(TrainingDivergedError, match="diverged"):
         train_deeprx(TINY, tiny_config, dataclasses.replace(config, learning_rate=1e30),
@@ -437,7 +448,7 @@ from link_sim import LinkConfig
 card = train_deeprx(DeepRxConfig().scaled(0.0625), LinkConfig(num_prb=1),
                     TrainConfig(steps=4, batch_size=4, steps_per_epoch=2, warmup_steps=1,
                                 validation_slots=8, validation_sinr_db=(20.0,),
-                                channel_models=("TDL-C",), dmrs_symbols=(1,)),
+                                channel_models=("TDL-C",), dmrs_symbols=(1,), batch_norm_slots=8),
                     sys.argv[1], strategy="mirrored", verbose=0)
 print(json.dumps({"replicas": card["num_replicas"], "loss": card["final_loss"]}))
 """

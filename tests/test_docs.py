@@ -19,7 +19,8 @@ import pytest
 from doc_commands import DOCUMENTS, ROOT, check_command, fenced_shell_commands, inline_commands
 
 _TRAINING = ["--num-prb", "1", "--steps", "4", "--steps-per-epoch", "2", "--batch-size", "4",
-             "--validation-slots", "8", "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1"]
+             "--validation-slots", "8", "--validation-sinr", "20", "--channels", "TDL-C", "--dmrs-symbols", "1",
+             "--batch-norm-slots", "8"]
 #: What each command gets appended to run at a tiny size.
 TINY = {
     "simulate": ["--num-prb", "1", "--speed", "0,3", "--batch-size", "8", "--max-mc-iter", "1", "--sinr", "10,30"],

@@ -130,7 +130,7 @@ def test_two_layer_train_distill_export_simulate_cli(tmp_path):
                 "--num-layers", "2"]
     tiny_run = ["--steps", "2", "--steps-per-epoch", "2", "--warmup-steps", "1", "--batch-size", "2",
                 "--validation-slots", "2", "--validation-sinr", "20", "--channels", "TDL-C",
-                "--dmrs-symbols", "1"]
+                "--dmrs-symbols", "1", "--batch-norm-slots", "4"]
     architecture = {k: v for k, v in dataclasses.replace(TINY, equalized_input=True).to_dict().items()
                     if k not in ("num_rx_ant", "num_bits_per_symbol", "num_layers")}
     (tmp_path / "eq.json").write_text(json.dumps(architecture))

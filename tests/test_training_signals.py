@@ -125,7 +125,8 @@ def test_train_deeprx_with_the_signals_records_them(tiny_config, tmp_path):
     options = {"channel_loss_weight": 0.1, "genie_loss_weight": 1.0, "sinr_floor_fraction": 0.5,
                "optimizer": "lamb", "learning_rate": 1e-2, "weight_decay": 1e-4}
     config = TrainConfig(steps=2, batch_size=4, steps_per_epoch=2, warmup_steps=1, validation_slots=4,
-                         validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,), **options)
+                         validation_sinr_db=(20.0,), channel_models=("TDL-C",), dmrs_symbols=(1,), batch_norm_slots=8,
+                         **options)
     card = train_deeprx(TINY, tiny_config, config, tmp_path / "run", verbose=0)
     for key, value in options.items():
         assert card["train"][key] == value

@@ -1,0 +1,103 @@
+"""Batch-norm statistics per DMRS count: estimated, saved with a checkpoint, served per link."""
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from deeprx_tf import DeepRxConfig, DeepRxReceiver, build_deeprx, load_checkpoint, save_checkpoint
+from deeprx_tf.batch_norm import BatchNormStatistics, batch_norm_layers, statistics_features
+from deeprx_tf.folders import BATCH_NORM_STATISTICS
+from link_sim import LinkSimulator
+from link_sim.errors import InputError
+
+TINY = DeepRxConfig().scaled(0.0625)
+
+
+@pytest.fixture(scope="module")
+def slots(tiny_config):
+    return statistics_features(tiny_config, (1, 2), num_slots=8, seed=5, channel_models=("TDL-C",),
+                               batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_config, slots, tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = build_deeprx(TINY)
+    stats = BatchNormStatistics.estimate(model, slots, info={"seed": 5})
+    return save_checkpoint(tmp_path_factory.mktemp("bn") / "ck", model, TINY, tiny_config,
+                           batch_norm_statistics=stats)
+
+
+def test_estimate_records_each_inputs_statistics_and_leaves_the_model(slots):
+    keras.utils.set_random_seed(1)
+    model = build_deeprx(TINY)
+    before = [w.numpy().copy() for w in model.weights]
+    stats = BatchNormStatistics.estimate(model, slots)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))  # stats included
+    assert stats.dmrs_symbols == (1, 2) and stats.info["slots_per_dmrs_count"] == {1: 8, 2: 8}
+    first = batch_norm_layers(model)[0]
+    for dmrs in (1, 2):
+        seen = keras.Model(model.input, first.input)(slots[dmrs]).numpy()  # what the first one normalizes
+        mean, variance = stats.by_dmrs[dmrs][first.name]
+        np.testing.assert_allclose(mean, seen.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(variance, seen.var(axis=(0, 1, 2), ddof=1), rtol=1e-4, atol=1e-5)  # as Keras
+    # a deeper layer's input depends on the earlier ones normalizing with the batch's statistics
+    assert not np.allclose(stats.by_dmrs[1]["head/bn"][0], stats.by_dmrs[2]["head/bn"][0])
+
+
+def test_checkpoint_serves_each_dmrs_counts_statistics(checkpoint, slots):
+    loaded = load_checkpoint(checkpoint)
+    assert loaded.card["batch_norm_statistics"]["dmrs_symbols"] == [1, 2]
+    assert loaded.card["batch_norm_statistics"]["seed"] == 5
+    saved = {layer.name: layer.moving_mean.numpy() for layer in batch_norm_layers(loaded.model)}
+    for dmrs in (1, 2):
+        model = loaded.model_for(dmrs)
+        assert model is not loaded.model
+        for layer in batch_norm_layers(model):
+            np.testing.assert_array_equal(layer.moving_mean.numpy(),
+                                          loaded.batch_norm_statistics.by_dmrs[dmrs][layer.name][0])
+            np.testing.assert_array_equal(layer.moving_variance.numpy(),
+                                          loaded.batch_norm_statistics.by_dmrs[dmrs][layer.name][1])
+        assert all(np.array_equal(a.numpy(), b.numpy())
+                   for a, b in zip(model.trainable_weights, loaded.model.trainable_weights))
+    # the model as saved keeps its moving statistics
+    assert all(np.array_equal(saved[layer.name], layer.moving_mean.numpy())
+               for layer in batch_norm_layers(loaded.model))
+    logits = [loaded.model_for(d)(slots[1], training=False).numpy() for d in (1, 2)]
+    assert not np.allclose(logits[0], logits[1])
+
+
+def test_checkpoint_without_statistics_serves_its_model(checkpoint, tmp_path):
+    loaded = load_checkpoint(checkpoint)
+    plain = save_checkpoint(tmp_path / "plain", loaded.model, loaded.config, loaded.link_config, loaded.card)
+    assert not (plain / BATCH_NORM_STATISTICS).exists()  # nor the card's record of them
+    again = load_checkpoint(plain)
+    assert again.batch_norm_statistics is None and "batch_norm_statistics" not in again.card
+    assert again.model_for(1) is again.model
+
+
+def test_statistics_that_do_not_fit_are_refused(checkpoint, tmp_path):
+    loaded = load_checkpoint(checkpoint)
+    other = DeepRxConfig().scaled(0.125)
+    wrong = save_checkpoint(tmp_path / "wrong", build_deeprx(other), other, loaded.link_config,
+                            batch_norm_statistics=loaded.batch_norm_statistics)
+    with pytest.raises(InputError, match="do not fit"):
+        load_checkpoint(wrong)
+    (tmp_path / "wrong" / BATCH_NORM_STATISTICS).write_bytes(b"not hdf5")
+    with pytest.raises(InputError, match="corrupt"):
+        load_checkpoint(wrong)
+    with pytest.raises(InputError, match="no batch-norm statistics for 3"):
+        loaded.batch_norm_statistics.assign(loaded.model_for(1), 3)
+
+
+@pytest.mark.parametrize("dmrs", [1, 2])
+def test_receiver_uses_the_links_dmrs_count(checkpoint, tiny_config, dmrs):
+    loaded = load_checkpoint(checkpoint)
+    sim = LinkSimulator(tiny_config.replace(num_dmrs_symbols=dmrs), receiver=lambda tx: DeepRxReceiver(tx, loaded))
+    batch = sim.transmit(2, 20.0)
+    layout = sim.receiver.layout
+    features = layout.features(batch.y, batch.no)
+    expected = layout.grid_to_llr(loaded.model_for(dmrs)(features, training=False))
+    np.testing.assert_allclose(sim.receiver.compute_llr(batch.y, batch.no).numpy(), expected.numpy(), atol=1e-5)
+    as_saved = layout.grid_to_llr(loaded.model(features, training=False))
+    assert not np.allclose(as_saved.numpy(), expected.numpy(), atol=1e-3)
