@@ -146,3 +146,33 @@ def test_the_batch_norm_table_in_training_md_is_its_json():
             expected += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
                          f"{entry['val_gmber']:.3f}"]
         assert [cell.strip("*") for cell in rows[label]] == expected, label
+
+
+MODEL_CARD = ROOT / "deeprx_tf" / "models" / "default" / "MODEL_CARD.md"
+CARD_HEADER = "| SINR [dB] | LS+LMMSE uncoded BER / BLER | perfect CSI uncoded BER / BLER |"
+
+
+def card_cells(report: dict, sinr: float) -> list[str]:
+    """A row of the model card's per-SINR table as it writes the numbers of ``results.json``."""
+    point = {name: next(p for p in entry["points"] if p["sinr_db"] == sinr)
+             for name, entry in report["receivers"].items()}
+    lmmse, genie, deeprx = point["lmmse"], point["perfect-csi"], point["deeprx"]
+    coded = "0" if deeprx["coded_ber"] == 0 else f"{deeprx['coded_ber']:.2e}"
+    return [f"{sinr:g}", f"{lmmse['uncoded_ber']:.2e} / {lmmse['bler']:.2f}",
+            f"{genie['uncoded_ber']:.2e} / {genie['bler']:.2f}",
+            f"{deeprx['uncoded_ber']:.2e} / {coded} / {deeprx['bler']:.3f}", f"{lmmse['coded_ber']:.2e}"]
+
+
+@pytest.mark.parametrize("page, folders", [(MODEL_CARD, ("dmrs1", "dmrs2")),
+                                           (ROOT / "docs" / "simulate.md", ("dmrs1",))])
+def test_the_per_sinr_tables_are_the_committed_results(page, folders):
+    """The model card's tables (one and two DMRS symbols) and docs/simulate.md's are results.json's."""
+    lines = page.read_text().splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith(CARD_HEADER)]
+    assert len(headers) == len(folders)
+    for header, folder in zip(headers, folders):
+        report = json.loads((RESULTS / folder / "results.json").read_text())
+        rows = table_rows(lines, header)
+        assert [float(cells[0]) for cells in rows] == [p["sinr_db"] for p in report["receivers"]["deeprx"]["points"]]
+        for cells in rows:
+            assert cells == card_cells(report, float(cells[0])), (folder, cells)
