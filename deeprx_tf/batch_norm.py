@@ -154,6 +154,18 @@ class BatchNormStatistics:
             layer.moving_mean.assign(mean)
             layer.moving_variance.assign(variance)
 
+    def model_for(self, model, num_dmrs_symbols: int, into=None):
+        """A model with ``model``'s weights and the statistics of ``num_dmrs_symbols``.
+
+        ``into``: a model of the same architecture to copy them into (a
+        validation reuses one); by default a new one. ``model`` is not changed.
+        """
+        if into is None:
+            into = build_deeprx(config_of(model), *model.input_shape[1:3])
+        into.set_weights(model.get_weights())
+        self.assign(into, num_dmrs_symbols)
+        return into
+
     def check_fits(self, model) -> None:
         """Raise `ValueError` unless every DMRS count has statistics for exactly the model's batch
         normalizations, of their widths."""

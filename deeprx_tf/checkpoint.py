@@ -139,10 +139,7 @@ class Checkpoint(NamedTuple):
         stats = self.batch_norm_statistics
         if stats is None or num_dmrs_symbols not in stats.dmrs_symbols:
             return self.model
-        model = build_deeprx(self.config, *self.model.input_shape[1:3])
-        model.set_weights(self.model.get_weights())
-        stats.assign(model, num_dmrs_symbols)
-        return model
+        return stats.model_for(self.model, num_dmrs_symbols)
 
     def with_batch_norm_statistics(self, num_slots: int = BATCH_NORM_SLOTS, seed: int = BATCH_NORM_SEED
                                    ) -> "Checkpoint":

@@ -177,29 +177,43 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
 def validation_sets(config: LinkConfig, sinr_db: Sequence[float], num_slots: int, seed: int = 1,
                     channel_models: Sequence[str] = VALIDATION_CHANNEL_MODELS,
                     dmrs_symbols: Sequence[int] = (1, 2), batch_size: int = 32,
-                    model_config: DeepRxConfig | None = None) -> dict[float, tuple]:
+                    model_config: DeepRxConfig | None = None, by_dmrs: bool = False) -> dict:
     """Fixed validation data per SINR point, generated once (the same for every epoch).
 
     ``num_slots`` per SINR point are split evenly over the (channel model,
     DMRS count) pairs; ``model_config`` says which inputs the features hold.
+    ``by_dmrs`` splits the same slots by DMRS count.
 
     Returns
     -------
     dict
-        SINR [dB] -> ``(features, target)`` numpy arrays.
+        SINR [dB] -> ``(features, target)`` numpy arrays; with ``by_dmrs``,
+        DMRS count -> such a dict.
     """
     makers = _makers(config, channel_models, dmrs_symbols, model_config)
     per_maker = max(1, num_slots // len(makers))
     sionna_config.seed = seed
     batch_size = min(batch_size, per_maker)
-    sets = {}
+    # SINR -> DMRS count -> the slots of each channel model with it, in the makers' order
+    slots = {}
     for sinr in sinr_db:
-        features, targets = [], []
+        parts = slots.setdefault(float(sinr), {int(d): [] for d in dmrs_symbols})
         for maker in makers:
             # whole batches of one size and a vector SINR: one trace per maker
             batches = [maker(batch_size, np.full(batch_size, sinr, np.float32))
                        for _ in range(-(-per_maker // batch_size))]
-            features.append(np.concatenate([b[0].numpy() for b in batches])[:per_maker])
-            targets.append(np.concatenate([b[1].numpy() for b in batches])[:per_maker])
-        sets[float(sinr)] = (np.concatenate(features), np.concatenate(targets))
+            parts[maker.config.num_dmrs_symbols].append(
+                tuple(np.concatenate([b[i].numpy() for b in batches])[:per_maker] for i in (0, 1)))
+
+    def joined(parts):
+        return tuple(np.concatenate([part[i] for part in parts]) for i in (0, 1))
+
+    if by_dmrs:
+        return {int(d): {sinr: joined(parts[int(d)]) for sinr, parts in slots.items()} for d in dmrs_symbols}
+    # all DMRS counts, in the makers' order (as before the split existed: the same arrays)
+    order = [(m, int(d)) for m in channel_models for d in dmrs_symbols]
+    sets = {}
+    for sinr, parts in slots.items():
+        taken = {int(d): iter(parts[int(d)]) for d in dmrs_symbols}
+        sets[sinr] = joined([next(taken[d]) for _, d in order])
     return sets

@@ -83,8 +83,9 @@ class TrainConfig:
     batch_norm_slots : int
         Training slots per DMRS count that each saved checkpoint's
         batch-norm statistics per DMRS count are estimated from
-        (`deeprx_tf.batch_norm`); 0: the checkpoint keeps only the moving
-        statistics. A QAT run has none (its graph is batch-norm-folded).
+        (`deeprx_tf.batch_norm`; whole batches, at least one); 0: the
+        checkpoint keeps only the moving statistics. A QAT run has none
+        (its graph is batch-norm-folded).
     """
 
     steps: int = 2000
@@ -139,9 +140,9 @@ class TrainConfig:
         if not low <= floor_lo < floor_hi <= high:
             raise InputError(f"sinr_floor_db must be LOW,HIGH within [{low:g}, {high:g}] dB, "
                              f"got {self.sinr_floor_db!r}")
-        if self.batch_norm_slots != 0 and not self.batch_size <= self.batch_norm_slots:
-            raise InputError(f"batch_norm_slots (--batch-norm-slots) must be 0 (off) or at least one batch "
-                             f"({self.batch_size} slots), got {self.batch_norm_slots}")
+        if isinstance(self.batch_norm_slots, bool) or not isinstance(self.batch_norm_slots, int) \
+                or self.batch_norm_slots < 0:
+            raise InputError(f"batch_norm_slots must be an integer >= 0 (0: off), got {self.batch_norm_slots!r}")
         if self.privileged_signals() and (self.qat or self.prune_sparsity):
             raise InputError("the privileged training signals (channel and genie losses) train the float "
                              "model: run pruning or QAT as a later stage (--init-from)")
@@ -155,6 +156,11 @@ class TrainConfig:
         """The privileged targets the training batches carry (`deeprx_tf.privileged`)."""
         return tuple(name for name, weight in (("channel", self.channel_loss_weight),
                                                ("genie_llr", self.genie_loss_weight)) if weight > 0)
+
+    def saves_batch_norm_statistics(self) -> bool:
+        """Whether the run's checkpoints keep batch-norm statistics per DMRS count (and its
+        validation uses them): ``batch_norm_slots`` and not QAT (a batch-norm-folded graph)."""
+        return bool(self.batch_norm_slots) and not self.qat
 
     def pruning_schedule(self):
         """The magnitude-pruning schedule (`deeprx_tf.pruning.PruningSchedule`) over ``steps``;

@@ -107,30 +107,66 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
     Logs ``val_gmber`` (paper eq. 3, zero BER floored at 1 / bits) and
     ``val_ber_<sinr>dB`` so that TensorBoard, checkpointing and early
     stopping can use them.
+
+    With ``batch_norm`` (``batch_norm(model, epoch) -> BatchNormStatistics``,
+    the statistics saved with the epoch's checkpoint), ``sets`` are per DMRS
+    count (`deeprx_tf.dataset.validation_sets` with ``by_dmrs``): each DMRS
+    count's slots are received with its own statistics, as a link would be,
+    their errors pooled per SINR, and ``val_gmber_dmrs<N>`` is logged too.
+    ``model`` is the DeepRx validated (default: the model being fitted).
     """
 
-    def __init__(self, sets: dict[float, tuple], batch_size: int = 32):
+    def __init__(self, sets: dict, batch_size: int = 32, batch_norm=None, model=None):
         super().__init__()
         self.sets = sets
         self.batch_size = batch_size
+        self.batch_norm, self.validated_model = batch_norm, model
         self.history: list[dict] = []
+        self._receiver = None  # the model each DMRS count's statistics are put into
 
-    def evaluate(self, model) -> dict:
-        bers, bits = [], []
-        for sinr, (features, target) in self.sets.items():
+    def _errors(self, model, sets: dict) -> dict[float, tuple[float, float]]:
+        """SINR -> (bit errors, bits) of ``model`` on ``{SINR: (features, target)}``."""
+        counts = {}
+        for sinr, (features, target) in sets.items():
             errors = total = 0.0
             for start in range(0, len(features), self.batch_size):
                 sl = slice(start, start + self.batch_size)
                 e, n = masked_bit_errors(target[sl], model(features[sl], training=False))
                 errors, total = errors + float(e), total + float(n)
-            bers.append(errors / total)
-            bits.append(total)
-        logs = {f"val_ber_{s:g}dB": b for s, b in zip(self.sets, bers)}
-        logs["val_gmber"] = geometric_mean_ber(bers, bits)
+            counts[sinr] = (errors, total)
+        return counts
+
+    def evaluate(self, model, statistics: BatchNormStatistics | None = None) -> dict:
+        """The logs of ``model`` (with ``statistics`` per DMRS count, if given) on the sets."""
+        if statistics is None:
+            parts = {None: self._counts_as_saved(model)}
+        else:
+            parts = {}
+            for dmrs, sets in self.sets.items():
+                self._receiver = statistics.model_for(model, dmrs, into=self._receiver)
+                parts[dmrs] = self._errors(self._receiver, sets)
+        sinrs = list(next(iter(parts.values())))
+        errors = {s: sum(p[s][0] for p in parts.values()) for s in sinrs}
+        bits = {s: sum(p[s][1] for p in parts.values()) for s in sinrs}
+        bers = [errors[s] / bits[s] for s in sinrs]
+        logs = {f"val_ber_{s:g}dB": b for s, b in zip(sinrs, bers)}
+        logs["val_gmber"] = geometric_mean_ber(bers, [bits[s] for s in sinrs])
+        if statistics is not None:
+            for dmrs, counts in parts.items():
+                logs[f"val_gmber_dmrs{dmrs}"] = geometric_mean_ber([e / n for e, n in counts.values()],
+                                                                   [n for _, n in counts.values()])
         return logs
 
+    def _counts_as_saved(self, model) -> dict:
+        if self.batch_norm is None:
+            return self._errors(model, self.sets)
+        by_dmrs = [self._errors(model, sets) for sets in self.sets.values()]
+        return {s: (sum(c[s][0] for c in by_dmrs), sum(c[s][1] for c in by_dmrs)) for s in by_dmrs[0]}
+
     def on_epoch_end(self, epoch, logs=None):
-        result = self.evaluate(self.model)
+        model = self.validated_model or self.model
+        statistics = self.batch_norm(model, epoch) if self.batch_norm is not None else None
+        result = self.evaluate(model, statistics)
         self.history.append({"epoch": epoch + 1, **result})
         if logs is not None:
             logs.update(result)
@@ -141,9 +177,9 @@ class SaveCheckpointEachEpoch(keras.callbacks.Callback):
 
     ``model`` is the DeepRx to save (default: the model being fitted); with
     ``qat_model``, its float weights are copied into ``model`` first and its
-    QAT state is saved beside them. ``batch_norm(model) -> BatchNormStatistics``
-    estimates the batch-norm statistics per DMRS count saved with it (`None`:
-    none). ``chief`` is as in `save_deeprx`.
+    QAT state is saved beside them. ``batch_norm(model, epoch) ->
+    BatchNormStatistics`` gives the batch-norm statistics per DMRS count saved
+    with it (`None`: none). ``chief`` is as in `save_deeprx`.
     """
 
     def __init__(self, out_dir, config, link_config, card, model=None, qat_model=None, chief=True,
@@ -155,8 +191,9 @@ class SaveCheckpointEachEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         card = dict(self.card, epochs_done=epoch + 1,
                     last_epoch_logs={k: float(v) for k, v in (logs or {}).items()})
-        save_deeprx(self.out_dir, self.saved_model or self.model, self.config, self.link_config, card,
-                    self.qat_model, chief=self.chief, batch_norm=self.batch_norm)
+        model = self.saved_model or self.model
+        save_deeprx(self.out_dir, model, self.config, self.link_config, card, self.qat_model, chief=self.chief,
+                    batch_norm_statistics=self.batch_norm(model, epoch) if self.batch_norm is not None else None)
 
 
 class SaveBestCheckpoint(SaveCheckpointEachEpoch):
@@ -183,9 +220,9 @@ class SaveBestCheckpoint(SaveCheckpointEachEpoch):
         super().on_epoch_end(epoch, logs)
 
 
-def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True, batch_norm=None):
-    """`save_checkpoint`, first copying a QAT model's float weights into ``model``, with the
-    batch-norm statistics per DMRS count ``batch_norm(model)`` estimates (if given).
+def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True,
+                batch_norm_statistics=None):
+    """`save_checkpoint`, first copying a QAT model's float weights into ``model``.
 
     Under a multi-worker strategy reading the weights is a collective
     operation, so every worker saves: the chief into ``out_dir``, the
@@ -194,8 +231,7 @@ def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief
     if qat_model is not None:
         copy_float_weights(qat_model, model)
     save = functools.partial(save_checkpoint, model=model, config=config, link_config=link_config, card=card,
-                             qat_model=qat_model,
-                             batch_norm_statistics=batch_norm(model) if batch_norm is not None else None)
+                             qat_model=qat_model, batch_norm_statistics=batch_norm_statistics)
     if chief:
         return save(out_dir)
     with tempfile.TemporaryDirectory() as scratch:
@@ -412,15 +448,18 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
                             privileged=train_config.privileged_signals(),
                             sinr_floor_fraction=train_config.sinr_floor_fraction,
                             sinr_floor_db=train_config.sinr_floor_db)
-    val = ValidationGeometricMeanBER(validation_sets(
-        link_config, train_config.validation_sinr_db, train_config.validation_slots,
-        seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols, model_config=model_config))
+    # with statistics per DMRS count, each DMRS count's validation slots are received with its own
+    validation = validation_sets(link_config, train_config.validation_sinr_db, train_config.validation_slots,
+                                 seed=train_config.seed + 1, dmrs_symbols=train_config.dmrs_symbols,
+                                 model_config=model_config, by_dmrs=train_config.saves_batch_norm_statistics())
     domain = TrainingDomain(tuple(train_config.channel_models), tuple(sorted(train_config.dmrs_symbols)),
                             (link_config.mcs_index,), tuple(link_config.sinr_db))
     domain = domain.union(init.training_domain if init is not None else None)  # a fine-tuned model saw both
     with dist.scope():
         trainee = _build_trainee(model_config, link_config, train_config, init, data, compile_trainee)
     batch_norm = _batch_norm_estimator(link_config, train_config, model_config)
+    val = ValidationGeometricMeanBER(validation, batch_norm=batch_norm,
+                                     model=trainee.model if batch_norm is not None else None)
     card = {"command": command, "train": train_config.to_dict(), "complete": False,
             "init_from": str(init_from) if init_from is not None else None,
             "training_domain": domain.to_dict(), **(card_extra or {})}
@@ -431,6 +470,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
                                                       train_config.steps, batch_norm))
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
     model, qat_model, pruning = trainee.model, trainee.qat_model, trainee.pruning
+    final_statistics = batch_norm(model) if batch_norm is not None else None
     card = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **card, "complete": True, "runs": runs,
@@ -441,7 +481,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         # a QAT model is validated with its fake quantization
         "validation": {"channel_models": list(VALIDATION_CHANNEL_MODELS),
                        "sinr_db": list(train_config.validation_sinr_db),
-                       **val.evaluate(qat_model if qat_model is not None else model)},
+                       **val.evaluate(qat_model if qat_model is not None else model, final_statistics)},
         "pruning": ({**pruning.to_dict(), "sparsity_reached": sparsity(model)["total"]}
                     if pruning else None),
         "qat": train_config.qat,
@@ -449,22 +489,38 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         "flops_per_slot": model_config.flops_per_slot(link_config.num_subcarriers),
         "size_vs_paper": model_config.size_vs_paper(),
     }
-    save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief, batch_norm=batch_norm)
+    save_deeprx(out, model, model_config, link_config, card, qat_model, chief=chief,
+                batch_norm_statistics=final_statistics)
     return card
 
 
+class _StatisticsPerEpoch:
+    """``(model, epoch=None) -> BatchNormStatistics``: ``estimate(model)``, once per epoch (validation
+    and the two checkpoints of an epoch share it; without ``epoch``, estimated anew)."""
+
+    def __init__(self, estimate):
+        self.estimate = estimate
+        self._epoch, self._statistics = None, None
+
+    def __call__(self, model, epoch=None):
+        if epoch is None or epoch != self._epoch:
+            self._epoch, self._statistics = epoch, self.estimate(model)
+        return self._statistics
+
+
 def _batch_norm_estimator(link_config: LinkConfig, train_config: TrainConfig, model_config: DeepRxConfig):
-    """``estimate(model) -> BatchNormStatistics`` on fixed training slots of each DMRS count (data
-    seed: the run's seed + 2), or `None` where the run saves none (`TrainConfig.batch_norm_slots`).
+    """`_StatisticsPerEpoch` on fixed training slots of each DMRS count (data seed: the run's seed
+    + 2), or `None` where the run saves none (`TrainConfig.batch_norm_slots`).
 
     The slots are drawn once, now, in training batches (the training data's
     links, already traced): after the model's initialisation, before the
     training data's first batch (both reseed Sionna's generator)."""
-    if not train_config.batch_norm_slots or train_config.qat:
+    if not train_config.saves_batch_norm_statistics():
         return None
     seed = train_config.seed + 2
-    features = statistics_features(link_config, train_config.dmrs_symbols, train_config.batch_norm_slots,
+    num_slots = max(train_config.batch_norm_slots, train_config.batch_size)  # at least one batch
+    features = statistics_features(link_config, train_config.dmrs_symbols, num_slots,
                                    seed=seed, channel_models=train_config.channel_models,
                                    model_config=model_config, batch_size=train_config.batch_size)
     info = {"channel_models": list(train_config.channel_models), "seed": seed}
-    return functools.partial(BatchNormStatistics.estimate, features=features, info=info)
+    return _StatisticsPerEpoch(functools.partial(BatchNormStatistics.estimate, features=features, info=info))

@@ -6,7 +6,9 @@
 The same fixed slots (`deeprx_tf.validation_sets`, seed 1) for every
 checkpoint: uncoded BER per SINR point and its Geometric Mean BER, once with
 one DMRS symbol and once with two, on each checkpoint's own scenario
-otherwise (grid, antennas, MCS, speeds, delay spreads).
+otherwise (grid, antennas, MCS, speeds, delay spreads). Each DMRS count is
+received as a link receives it: with the checkpoint's batch-norm
+statistics of that count where it has them (`Checkpoint.model_for`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def main(argv=None) -> dict:
         for dmrs in (1, 2):
             sets = validation_sets(link, sinr_db, args.slots, seed=1, channel_models=channels,
                                    dmrs_symbols=(dmrs,), model_config=ckpt.config)
-            entry[f"dmrs{dmrs}"] = ValidationGeometricMeanBER(sets).evaluate(ckpt.model)
+            entry[f"dmrs{dmrs}"] = ValidationGeometricMeanBER(sets).evaluate(ckpt.model_for(dmrs))
             bers = " ".join(f"{entry[f'dmrs{dmrs}'][f'val_ber_{s:g}dB']:.3e}" for s in sinr_db)
             print(f"{path.name:<16} {dmrs} DMRS: BER {bers}  Geometric Mean BER "
                   f"{entry[f'dmrs{dmrs}']['val_gmber']:.3f}")

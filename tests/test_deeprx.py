@@ -15,7 +15,7 @@ from sionna.phy.mapping import Demapper
 
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
-from deeprx_tf.dataset import LinkBatchMaker, training_dataset
+from deeprx_tf.dataset import LinkBatchMaker, training_dataset, validation_sets
 from deeprx_tf.features import GridLayout
 from deeprx_tf.history import read_learning_curve
 from deeprx_tf import layers
@@ -25,7 +25,7 @@ from deeprx_tf.shipped import shipped_checkpoint
 from deeprx_tf.receiver import DeepRxReceiver
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce
 from deeprx_tf.train_config import TrainConfig
-from deeprx_tf.training import WarmupLinearDecay, train_deeprx
+from deeprx_tf.training import ValidationGeometricMeanBER, WarmupLinearDecay, train_deeprx
 from link_sim import LinkConfig, LinkSimulator, LinkTransmitter
 from link_sim.transmitter import make_pusch_config
 from link_sim.sweep import run_sweep
@@ -173,7 +173,7 @@ def test_a_model_carries_its_configuration(tiny_config):
     sim = LinkSimulator(tiny_config, "lmmse")
     batch = sim.transmit(2, 30.0)
     for precision in (None, "double"):
-        rx = DeepRxReceiver(sim.transmitter, shipped.model, precision=precision)
+        rx = DeepRxReceiver(sim.transmitter, shipped.model_for(tiny_config.num_dmrs_symbols), precision=precision)
         llr = rx.compute_llr(batch.y, batch.no)
         assert llr.shape == batch.c.shape
         reference = DeepRxReceiver(sim.transmitter, shipped).compute_llr(batch.y, batch.no)
@@ -410,6 +410,13 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
     slots = statistics_features(tiny_config, (1,), 8, seed=config.seed + 2, channel_models=("TDL-C",), batch_size=4)
     again = BatchNormStatistics.estimate(ok.model, slots)
     assert ok.batch_norm_statistics.dmrs_symbols == (1,) and ok.card["batch_norm_statistics"]["seed"] == 2
+    # validation receives each DMRS count with its statistics: the card's is the saved checkpoint's
+    sets = validation_sets(tiny_config, (20.0,), 4, seed=config.seed + 1, dmrs_symbols=(1,), model_config=TINY,
+                           by_dmrs=True)
+    expected = ValidationGeometricMeanBER(sets).evaluate(ok.model, ok.batch_norm_statistics)
+    assert card["validation"]["val_gmber"] == pytest.approx(expected["val_gmber"], abs=1e-9)
+    assert card["validation"]["val_gmber_dmrs1"] == card["validation"]["val_gmber"]  # one DMRS count
+    assert "val_gmber_dmrs1" in read_learning_curve(tmp_path / "ok")
     for name, (mean, variance) in again.by_dmrs[1].items():
         np.testing.assert_allclose(ok.batch_norm_statistics.by_dmrs[1][name][0], mean, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(ok.batch_norm_statistics.by_dmrs[1][name][1], variance, rtol=1e-5, atol=1e-6)

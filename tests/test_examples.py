@@ -72,32 +72,26 @@ def test_learning_curves_and_validate_checkpoints(small_checkpoint, tmp_path):
     assert set(report["checkpoints"]["small"]) == {"dmrs1", "dmrs2"} and report["num_prb"] == 2
 
 
-def test_batch_norm_by_dmrs_keeps_the_weights(small_checkpoint, tmp_path):
-    import numpy as np
-    import tf_keras as keras
-
+def test_batch_norm_by_dmrs_validates_as_saved_and_with_statistics(small_checkpoint, tmp_path):
+    from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
     from deeprx_tf.checkpoint import load_checkpoint
+    from deeprx_tf.dataset import validation_sets
+    from deeprx_tf.training import ValidationGeometricMeanBER
 
     checkpoint, _ = small_checkpoint
-    module = example("batch_norm_by_dmrs")
-    report = module.main([str(checkpoint), "--out", str(tmp_path / "b.json"), "--slots", "16",
-                          "--validation-slots", "2"])
+    report = example("batch_norm_by_dmrs").main([str(checkpoint), "--out", str(tmp_path / "b.json"),
+                                                 "--slots", "16", "--seed", "4", "--validation-slots", "4"])
     entry = report["checkpoints"]["small"]
     assert set(entry) == {"dmrs1", "dmrs2"} and set(entry["dmrs1"]) == {"saved", "reestimated"}
-    # re-estimation sets the moving statistics to the batch's and nothing else
+    # "reestimated" is the library's statistics of those slots; "saved" the weights' own
     loaded = load_checkpoint(checkpoint)
-    model = loaded.model
-    kernels = [w.numpy().copy() for w in model.trainable_weights]
-    shape = (4, 14, loaded.link_config.num_subcarriers, loaded.config.num_input_channels)
-    features = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    module.reestimate_batch_norm(model, features)
-    assert all(np.array_equal(a, w.numpy()) for a, w in zip(kernels, model.trainable_weights))
-    first = next(layer for layer in model.layers if type(layer).__name__ == "BatchNormalization")
-    seen = keras.Model(model.input, first.input)(features).numpy()  # what the first one normalizes
-    np.testing.assert_allclose(first.moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(first.moving_variance.numpy(), seen.var(axis=(0, 1, 2), ddof=1),  # as Keras
-                               rtol=1e-4, atol=1e-5)
-    assert first.momentum == 0.99  # restored
+    stats = BatchNormStatistics.estimate(loaded.model, statistics_features(loaded.link_config, (1, 2), 16, seed=4,
+                                                                           model_config=loaded.config))
+    sets = validation_sets(loaded.link_config, (5.0, 15.0, 25.0, 35.0), 4, seed=1, dmrs_symbols=(2,),
+                           model_config=loaded.config)
+    assert entry["dmrs2"]["reestimated"] == ValidationGeometricMeanBER(sets).evaluate(stats.model_for(loaded.model, 2))
+    assert entry["dmrs2"]["saved"] == ValidationGeometricMeanBER(sets).evaluate(loaded.model)
+    assert entry["dmrs2"]["saved"] != entry["dmrs2"]["reestimated"]
 
 
 def test_ber_by_symbol_counts_every_coded_bit_once(tmp_path):
