@@ -7,7 +7,9 @@ On the default scenario (`link_sim.LinkConfig()`: TDL-C, UE at 0-20 m/s,
 4 PRB, MCS 20) with the DMRS count given, the same slots (``--seed``) for
 every receiver (``--speed`` narrows the UE speeds [m/s]): LS+LMMSE,
 perfect CSI and DeepRx with each checkpoint
-(folder or shipped name; default: the shipped model). Hard decisions on
+(folder or shipped name; default: the shipped model; as `DeepRxReceiver`
+receives a link, with the checkpoint's batch-norm statistics of the DMRS
+count where it has them). Hard decisions on
 each receiver's coded-bit LLRs (``llr > 0``, as `LinkSimulator.count_errors`)
 are put back on the resource grid (`deeprx_tf.features.GridLayout.bits_to_grid`)
 and counted per OFDM symbol. With one DMRS symbol the receiver has to

@@ -32,6 +32,7 @@ TINY = {
               "--final-batch-size", "8", "--final-max-mc-iter", "1"],
     "export": ["--num-prb", "1", "--calibration-slots", "8"],
     "profile": ["--num-prb", "1", "--measure-inferences", "4", "--measure-steps", "2", "--idle-windows", "1"],
+    "batch-norm-statistics": ["--slots", "16"],
 }
 
 
