@@ -218,6 +218,22 @@ def test_export_to_int8_and_simulate_the_deployed_file(trained, exported, tmp_pa
     assert deployed[f"tflite:{exported}"]["points"][0]["uncoded_bits"] > 0
 
 
+def test_export_folds_the_batch_norm_statistics_of_the_scenarios_dmrs_count(trained, tmp_path):
+    from deeprx_tf.checkpoint import load_checkpoint
+    from deeprx_tf.export import calibration_features
+    from deeprx_tf.litert import TFLiteModel
+
+    out = tmp_path / "f.tflite"
+    main(["export", "--checkpoint", str(trained), "--format", "float", "--out", str(out)])
+    loaded = load_checkpoint(trained)  # trained on one DMRS symbol: statistics for it
+    features = calibration_features(loaded.link_config, 2, seed=3, model_config=loaded.config)
+    logits = TFLiteModel(out).predict(features)
+    expected = loaded.model_for(1)(features, training=False).numpy()
+    np.testing.assert_allclose(logits, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    as_saved = loaded.model(features, training=False).numpy()
+    assert np.abs(as_saved - expected).max() > 1e-2 * np.abs(expected).max()
+
+
 def test_export_says_what_it_does_and_hides_the_converters_log(trained, tmp_path, capfd):
     main(["export", "--checkpoint", str(trained), "--format", "float", "--out", str(tmp_path / "f.tflite")])
     err = capfd.readouterr().err  # the process' stderr: what TensorFlow's C++ prints too
