@@ -16,7 +16,7 @@ import sys
 import click
 
 from deeprx_tf import __version__
-from deeprx_cli.batch_norm import batch_norm_statistics
+from deeprx_cli.batch_norm import average, batch_norm_statistics
 from deeprx_cli.distill import distill
 from deeprx_cli.export import export
 from deeprx_cli.profile import profile
@@ -52,7 +52,7 @@ def _show_library_progress(verbose: bool) -> None:
     logger.propagate = False  # printed once, here, whatever handlers TensorFlow's absl puts on the root
 
 
-for _command in (simulate, train, distill, sweep, profile, export, batch_norm_statistics):
+for _command in (simulate, train, distill, sweep, profile, export, batch_norm_statistics, average):
     cli.add_command(_command)
 
 

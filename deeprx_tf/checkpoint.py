@@ -13,6 +13,8 @@ import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.config import DeepRxConfig
@@ -141,14 +143,18 @@ class Checkpoint(NamedTuple):
             return self.model
         return stats.model_for(self.model, num_dmrs_symbols)
 
-    def with_batch_norm_statistics(self, num_slots: int = BATCH_NORM_SLOTS, seed: int = BATCH_NORM_SEED
-                                   ) -> "Checkpoint":
+    def with_batch_norm_statistics(self, num_slots: int = BATCH_NORM_SLOTS, seed: int = BATCH_NORM_SEED,
+                                   moving: bool = False) -> "Checkpoint":
         """This checkpoint with batch-norm statistics per DMRS count estimated anew
         (`BatchNormStatistics.estimate`) from ``num_slots`` slots of each DMRS count it trained on.
 
         The slots are its training scenario's (``link_config``; the channel
         models of its training domain, else `TRAIN_CHANNEL_MODELS`), data seed
-        ``seed``; its weights are unchanged. Save it with `save_checkpoint`.
+        ``seed``; its weights are unchanged. With ``moving``, the model's own
+        moving statistics (what ``model`` normalizes with where no DMRS
+        count is given: a KD teacher, a QAT fine-tune's start) become those
+        of all these slots together, as a training run's approximate. Save
+        it with `save_checkpoint`.
         """
         domain = self.training_domain
         channel_models = domain.channel_models if domain is not None else TRAIN_CHANNEL_MODELS
@@ -157,7 +163,11 @@ class Checkpoint(NamedTuple):
                                        channel_models=channel_models, model_config=self.config)
         stats = BatchNormStatistics.estimate(self.model, features,
                                              info={"channel_models": list(channel_models), "seed": seed})
-        return self._replace(batch_norm_statistics=stats)
+        model = self.model
+        if moving:
+            pooled = BatchNormStatistics.estimate(model, {0: np.concatenate(list(features.values()))})
+            model = pooled.model_for(model, 0)  # 0: every DMRS count
+        return self._replace(model=model, batch_norm_statistics=stats)
 
 
 def save_checkpoint(out_dir: str | Path, model, config: DeepRxConfig, link_config: LinkConfig,
@@ -245,6 +255,58 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         stats = BatchNormStatistics.load(stats_path, info=card.get("batch_norm_statistics"))
         stats.check_fits(model)  # refused now, not when a link first asks for them
     return Checkpoint(model, config, link_config, card, qat_model, stats)
+
+
+def average_checkpoints(paths) -> Checkpoint:
+    """The checkpoint whose float weights are the mean of several checkpoints' (weight averaging).
+
+    Averaging the weights of a run's last epochs (Izmailov et al., 2018,
+    "Averaging Weights Leads to Wider Optima and Better Generalization")
+    lands nearer the middle of the region the decaying learning rate
+    circles in. The batch normalizations' moving statistics are averaged
+    too, which is not what the averaged weights produce: estimate them
+    anew (`Checkpoint.with_batch_norm_statistics` with ``moving``) before use.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        At least two checkpoints of one architecture and scenario (folders
+        or shipped names).
+
+    Returns
+    -------
+    Checkpoint
+        The last checkpoint's scenario and card (complete), the card's
+        ``averaged_from`` naming the checkpoints and its training domain
+        their union; no QAT model, no batch-norm statistics.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two are given, or their architectures or scenarios differ.
+    """
+    if len(paths) < 2:
+        raise InputError(f"averaging needs at least two checkpoints, got {len(paths)}")
+    checkpoints = [load_checkpoint(path) for path in paths]
+    last = checkpoints[-1]
+    for path, checkpoint in zip(paths, checkpoints):
+        if checkpoint.config != last.config or checkpoint.link_config != last.link_config:
+            raise InputError(f"checkpoint {path} has another architecture or scenario than {paths[-1]}: "
+                             "only checkpoints of one run (or of runs of one architecture and scenario) average")
+    weights = [np.mean(arrays, axis=0) for arrays in zip(*(c.model.get_weights() for c in checkpoints))]
+    model = build_deeprx(last.config)
+    model.set_weights(weights)
+    domain = None
+    for checkpoint in checkpoints:
+        domain = checkpoint.training_domain.union(domain) if checkpoint.training_domain is not None else domain
+    # what the last checkpoint measured of itself does not describe the average
+    own = ("batch_norm_statistics", "best", "validation", "last_epoch_logs", "final_loss", "epochs_done")
+    card = {key: value for key, value in last.card.items() if key not in own}
+    # a finished checkpoint, whatever the state of the run its parts came from
+    card.update(complete=True, averaged_from=[str(path) for path in paths])
+    if domain is not None:
+        card["training_domain"] = domain.to_dict()
+    return Checkpoint(model, last.config, last.link_config, card)
 
 
 def _load_weights(model, path: Path, what: str, hint: str = ""):

@@ -154,6 +154,27 @@ def test_batch_norm_statistics_are_added_to_a_checkpoint_and_clobber_nothing(tra
     assert code == 2 and "--slots" in err
 
 
+def test_average_of_a_runs_checkpoints_with_fresh_statistics(trained, tmp_path, capsys):
+    from deeprx_tf.checkpoint import load_checkpoint
+
+    out = tmp_path / "avg"
+    main(["average", str(trained), str(trained / "best"), "--out", str(out), "--slots", "16"])
+    last, best, averaged = load_checkpoint(trained), load_checkpoint(trained / "best"), load_checkpoint(out)
+    for a, b, mean in zip(last.model.trainable_weights, best.model.trainable_weights,
+                          averaged.model.trainable_weights):
+        np.testing.assert_allclose(mean.numpy(), (a.numpy() + b.numpy()) / 2, rtol=1e-6, atol=1e-7)
+    # the moving statistics are estimated for the average, not averaged
+    head = [m.get_layer("head/bn").moving_variance.numpy() for m in (last.model, best.model, averaged.model)]
+    assert not np.allclose(head[2], (head[0] + head[1]) / 2, rtol=1e-3)
+    assert averaged.card["averaged_from"] == [str(trained), str(trained / "best")]
+    assert "validation" not in averaged.card and averaged.batch_norm_statistics.dmrs_symbols == (1,)
+    assert averaged.card["complete"] and averaged.card["train"] == last.card["train"]
+    code, _, err = run(["average", str(trained), "default", "--out", str(tmp_path / "mixed")], capsys)
+    assert code == 2 and "another architecture or scenario" in err and err.count("\n") == 1
+    code, _, err = run(["average", str(trained), "--out", str(tmp_path / "one")], capsys)
+    assert code == 2 and "at least two" in err and not (tmp_path / "one").exists()
+
+
 def test_a_finished_checkpoint_is_not_trained_over_without_overwrite(trained, capsys):
     before = (trained / "weights.h5").read_bytes()
     code, _, err = run(["train", *TINY_TRAIN, "--out", str(trained)], capsys)

@@ -33,6 +33,7 @@ TINY = {
     "export": ["--num-prb", "1", "--calibration-slots", "8"],
     "profile": ["--num-prb", "1", "--measure-inferences", "4", "--measure-steps", "2", "--idle-windows", "1"],
     "batch-norm-statistics": ["--slots", "16"],
+    "average": ["--slots", "16"],
 }
 
 

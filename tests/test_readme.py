@@ -176,3 +176,29 @@ def test_the_per_sinr_tables_are_the_committed_results(page, folders):
         assert [float(cells[0]) for cells in rows] == [p["sinr_db"] for p in report["receivers"]["deeprx"]["points"]]
         for cells in rows:
             assert cells == card_cells(report, float(cells[0])), (folder, cells)
+
+
+#: docs/training.md section 9: row label -> (JSON made by examples/validate_checkpoints.py, checkpoint in it)
+LONG_RUN_ROWS = {
+    "stage 3 (shipped before), with its statistics": ("validation_stage5.json", "retrain_stage3"),
+    "long run, epoch 26": ("long_x05_validation.json", "long_x05_epoch26_bn"),
+    "long run, epoch 29": ("long_x05_validation.json", "long_x05_epoch29_bn"),
+    "long run, epoch 31": ("long_x05_validation.json", "long_x05_epoch31_bn"),
+    "**average of epochs 27-31 (stage 5, shipped)**": ("long_x05_validation.json", "long_x05_avg27_31"),
+}
+
+
+def test_the_long_run_table_in_training_md_is_its_json():
+    lines = TRAINING.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| model | 1 DMRS symbol |")
+                  and "stage 3 (shipped before), with its statistics" in lines[i + 2])
+    rows = {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+    assert set(rows) == set(LONG_RUN_ROWS), rows
+    for label, (name, key) in LONG_RUN_ROWS.items():
+        report = json.loads((TRAINING.parent / "training" / name).read_text())
+        expected = []
+        for dmrs in ("dmrs1", "dmrs2"):
+            entry = report["checkpoints"][key][dmrs]
+            expected += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
+                         f"{entry['val_gmber']:.3f}"]
+        assert rows[label] == expected, label
