@@ -132,19 +132,31 @@ BATCH_NORM_ROWS = {
 }
 
 
-def test_the_batch_norm_table_in_training_md_is_its_json():
-    report = json.loads((TRAINING.parent / "training" / "batch_norm_by_dmrs.json").read_text())
+def validation_table(first_label: str) -> dict[str, list[str]]:
+    """docs/training.md's validation table (``| model | 1 DMRS symbol | ...``) whose first row is ``first_label``."""
     lines = TRAINING.read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| model | 1 DMRS symbol |")
-                  and "shipped, as saved" in lines[i + 2])
-    rows = {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+                  and lines[i + 2].startswith(f"| {first_label} |"))
+    return {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+
+
+def validation_cells(report: dict, entry_of) -> list[str]:
+    """A validation table row as written: per DMRS count, the BERs at the report's SINRs and their
+    Geometric Mean BER; ``entry_of(dmrs)`` is that DMRS count's entry of ``report``."""
+    cells = []
+    for dmrs in ("dmrs1", "dmrs2"):
+        entry = entry_of(dmrs)
+        cells += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
+                  f"{entry['val_gmber']:.3f}"]
+    return cells
+
+
+def test_the_batch_norm_table_in_training_md_is_its_json():
+    report = json.loads((TRAINING.parent / "training" / "batch_norm_by_dmrs.json").read_text())
+    rows = validation_table("shipped, as saved")
     assert set(rows) == set(BATCH_NORM_ROWS), rows
     for label, (name, statistics) in BATCH_NORM_ROWS.items():
-        expected = []
-        for dmrs in ("dmrs1", "dmrs2"):
-            entry = report["checkpoints"][name][dmrs][statistics]
-            expected += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
-                         f"{entry['val_gmber']:.3f}"]
+        expected = validation_cells(report, lambda dmrs: report["checkpoints"][name][dmrs][statistics])
         assert [cell.strip("*") for cell in rows[label]] == expected, label
 
 
@@ -189,16 +201,8 @@ LONG_RUN_ROWS = {
 
 
 def test_the_long_run_table_in_training_md_is_its_json():
-    lines = TRAINING.read_text().splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("| model | 1 DMRS symbol |")
-                  and "stage 3 (shipped before), with its statistics" in lines[i + 2])
-    rows = {cells[0]: cells[1:] for cells in table_rows(lines, header)}
+    rows = validation_table("stage 3 (shipped before), with its statistics")
     assert set(rows) == set(LONG_RUN_ROWS), rows
     for label, (name, key) in LONG_RUN_ROWS.items():
         report = json.loads((TRAINING.parent / "training" / name).read_text())
-        expected = []
-        for dmrs in ("dmrs1", "dmrs2"):
-            entry = report["checkpoints"][key][dmrs]
-            expected += [" / ".join(as_in_readme(entry[f"val_ber_{s:g}dB"]) for s in report["sinr_db"]),
-                         f"{entry['val_gmber']:.3f}"]
-        assert rows[label] == expected, label
+        assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
