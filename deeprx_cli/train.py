@@ -18,9 +18,11 @@ from deeprx_cli.train_options import INIT_FROM, model_config_from_options, run_t
 @click.option("--flops", type=FiniteFloatRange(min=0, min_open=True),
               help="Pick the width whose FLOPs per slot (of this scenario's grid) come closest.")
 @INIT_FROM
+@click.option("--keep-epochs", is_flag=True,
+              help="Also keep each epoch's checkpoint, in --out/epochs/NNN (for deeprx average).")
 @training_options
 @uses_tensorflow
-def train(preset, model_config_path, flops, init_from, **options):
+def train(preset, model_config_path, flops, init_from, keep_epochs, **options):
     """Train a DeepRx on the scenario's link with Keras fit.
 
     Saves model.json (architecture, scenario, model card) and weights.h5
@@ -30,4 +32,4 @@ def train(preset, model_config_path, flops, init_from, **options):
     scenario_opts, training = split_scenario(options)
     scenario = scenario_from_options(**scenario_opts)
     model_config = model_config_from_options(preset, model_config_path, flops, scenario, init_from)
-    run_training(model_config, scenario, init_from=init_from, **training)
+    run_training(model_config, scenario, init_from=init_from, keep_epochs=keep_epochs, **training)

@@ -153,7 +153,7 @@ def model_config_from_options(preset, model_config_path, flops, scenario, init_f
 
 
 def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="DeepRx",
-                 init_from=None, compile_trainee=None, card_extra=None, **options) -> dict:
+                 init_from=None, compile_trainee=None, card_extra=None, keep_epochs=False, **options) -> dict:
     """Check the training options, prepare --out (resume, --overwrite) and run `train_deeprx`."""
     import shutil
 
@@ -190,7 +190,7 @@ def run_training(model_config, scenario, *, strategy, out_dir, overwrite, what="
                     f"{scenario.num_subcarriers}-subcarrier slot) for {steps} steps into {out}")
         card = train_deeprx(model_config, scenario, train_config, out, strategy=strategy,
                             command=" ".join(["deeprx"] + sys.argv[1:]), init_from=init_from,
-                            compile_trainee=compile_trainee, card_extra=card_extra,
+                            compile_trainee=compile_trainee, card_extra=card_extra, keep_epochs=keep_epochs,
                             # a progress bar from the first batch on a terminal, a line per epoch in a log
                             verbose=1 if sys.stdout.isatty() else 2,
                             on_start=lambda: click.echo(announce, err=True))

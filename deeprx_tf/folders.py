@@ -21,6 +21,8 @@ BATCH_NORM_STATISTICS = "batch_norm_statistics.h5"
 BACKUP = "backup"
 #: The checkpoint (a folder of its own, inside the run's) of the epoch with the best validation.
 BEST = "best"
+#: Where ``deeprx train --keep-epochs`` keeps each epoch's checkpoint (``epochs/001``, ...).
+EPOCHS = "epochs"
 #: The states `read_folder` tells apart.
 EMPTY, INTERRUPTED, FINISHED, FOREIGN = "empty", "interrupted", "finished", "foreign"
 

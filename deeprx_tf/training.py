@@ -20,7 +20,7 @@ from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_checkpoint, save_checkpoint
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
-from deeprx_tf.folders import BACKUP, BEST, FolderState, read_folder
+from deeprx_tf.folders import BACKUP, BEST, EPOCHS, FolderState, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
@@ -220,6 +220,19 @@ class SaveBestCheckpoint(SaveCheckpointEachEpoch):
         super().on_epoch_end(epoch, logs)
 
 
+class KeepEachEpoch(SaveCheckpointEachEpoch):
+    """Keep every epoch's checkpoint as a folder of its own, ``out_dir/epochs/NNN`` (``deeprx average``
+    averages a run's last ones). Arguments as `SaveCheckpointEachEpoch`'s."""
+
+    def __init__(self, out_dir, *args, **kwargs):
+        super().__init__(Path(out_dir) / EPOCHS, *args, **kwargs)
+        self.epochs_dir = self.out_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.out_dir = self.epochs_dir / f"{epoch + 1:03d}"
+        super().on_epoch_end(epoch, logs)
+
+
 def save_deeprx(out_dir, model, config, link_config, card, qat_model=None, chief=True,
                 batch_norm_statistics=None):
     """`save_checkpoint`, first copying a QAT model's float weights into ``model``.
@@ -295,6 +308,7 @@ def _resume_or_start_anew(out: Path, model_config: DeepRxConfig, link_config: Li
     folder = read_folder(out)
     if not folder.resumable:  # nothing to resume (a finished run: training again starts anew)
         shutil.rmtree(out / BEST, ignore_errors=True)
+        shutil.rmtree(out / EPOCHS, ignore_errors=True)
         return
     differ = run_differences(folder, model_config, link_config, train_config, init_from)
     if differ:
@@ -377,7 +391,8 @@ def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_co
 
 
 def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, model_config: DeepRxConfig,
-               link_config: LinkConfig, partial_card: dict, chief: bool, steps: int, batch_norm) -> list:
+               link_config: LinkConfig, partial_card: dict, chief: bool, steps: int, batch_norm,
+               keep_epochs: bool = False) -> list:
     """The callbacks of a run, in the order they must run at each epoch's end.
 
     Pruning first: it re-masks the weights before validation and saving.
@@ -389,6 +404,7 @@ def _callbacks(out: Path, trainee: _Trainee, val: ValidationGeometricMeanBER, mo
     callbacks = [StopOnNonFiniteLoss(), StopAtStep(steps), *(pruning_callbacks() if trainee.pruning else []), val,
                  SaveCheckpointEachEpoch(out, model_config, link_config, partial_card, **saving),
                  SaveBestCheckpoint(out, model_config, link_config, partial_card, **saving),
+                 *([KeepEachEpoch(out, model_config, link_config, partial_card, **saving)] if keep_epochs else []),
                  keras.callbacks.BackupAndRestore(str(out / BACKUP))]
     if chief:
         callbacks += [keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
@@ -400,7 +416,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
                  out_dir: str | Path, strategy: str | None = None, command: str | None = None,
                  init_from: str | Path | None = None, compile_trainee=None,
                  card_extra: dict | None = None, verbose: int = 2,
-                 on_start: Callable[[], None] | None = None) -> dict:
+                 on_start: Callable[[], None] | None = None, keep_epochs: bool = False) -> dict:
     """Train a DeepRx on the link and save it as a checkpoint in ``out_dir``.
 
     Interrupted runs resume from the last finished epoch when called again
@@ -417,7 +433,8 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     around it); the DeepRx ``model`` is what is validated and saved.
     ``card_extra`` goes into the model card. ``on_start()`` is called once
     every check has passed, before the data and the model are made (the
-    command line announces the run there).
+    command line announces the run there). ``keep_epochs`` also keeps each
+    epoch's checkpoint in ``out_dir/epochs/NNN`` (`KeepEachEpoch`).
 
     Returns
     -------
@@ -467,7 +484,7 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
     history = trainee.fitted.fit(data, epochs=math.ceil(train_config.steps / train_config.steps_per_epoch),
                                  steps_per_epoch=train_config.steps_per_epoch, verbose=verbose,
                                  callbacks=_callbacks(out, trainee, val, model_config, link_config, card, chief,
-                                                      train_config.steps, batch_norm))
+                                                      train_config.steps, batch_norm, keep_epochs))
     elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
     model, qat_model, pruning = trainee.model, trainee.qat_model, trainee.pruning
     final_statistics = batch_norm(model) if batch_norm is not None else None

@@ -154,19 +154,26 @@ def test_batch_norm_statistics_are_added_to_a_checkpoint_and_clobber_nothing(tra
     assert code == 2 and "--slots" in err
 
 
-def test_average_of_a_runs_checkpoints_with_fresh_statistics(trained, tmp_path, capsys):
+def test_kept_epochs_average_with_fresh_statistics(trained, tmp_path, capsys):
     from deeprx_tf.checkpoint import load_checkpoint
 
-    out = tmp_path / "avg"
-    main(["average", str(trained), str(trained / "best"), "--out", str(out), "--slots", "16"])
-    last, best, averaged = load_checkpoint(trained), load_checkpoint(trained / "best"), load_checkpoint(out)
-    for a, b, mean in zip(last.model.trainable_weights, best.model.trainable_weights,
+    run_dir, out = tmp_path / "run", tmp_path / "avg"
+    main(["train", *TINY_TRAIN, "--keep-epochs", "--out", str(run_dir)])  # 2 epochs of 2 steps
+    kept = sorted(p.name for p in (run_dir / "epochs").iterdir())
+    assert kept == ["001", "002"]
+    first, last = load_checkpoint(run_dir / "epochs" / "001"), load_checkpoint(run_dir / "epochs" / "002")
+    assert first.batch_norm_statistics is not None and first.card["epochs_done"] == 1
+    assert all((a == b).all() for a, b in zip(last.model.get_weights(), load_checkpoint(run_dir).model.get_weights()))
+    main(["average", str(run_dir / "epochs" / "002"), str(run_dir / "epochs" / "001"), "--out", str(out),
+          "--slots", "16"])
+    averaged = load_checkpoint(out)
+    for a, b, mean in zip(last.model.trainable_weights, first.model.trainable_weights,
                           averaged.model.trainable_weights):
         np.testing.assert_allclose(mean.numpy(), (a.numpy() + b.numpy()) / 2, rtol=1e-6, atol=1e-7)
     # the moving statistics are estimated for the average, not averaged
-    head = [m.get_layer("head/bn").moving_variance.numpy() for m in (last.model, best.model, averaged.model)]
+    head = [m.get_layer("head/bn").moving_variance.numpy() for m in (last.model, first.model, averaged.model)]
     assert not np.allclose(head[2], (head[0] + head[1]) / 2, rtol=1e-3)
-    assert averaged.card["averaged_from"] == [str(trained), str(trained / "best")]
+    assert averaged.card["averaged_from"] == [str(run_dir / "epochs" / "002"), str(run_dir / "epochs" / "001")]
     assert "validation" not in averaged.card and averaged.batch_norm_statistics.dmrs_symbols == (1,)
     assert averaged.card["complete"] and averaged.card["train"] == last.card["train"]
     code, _, err = run(["average", str(trained), "default", "--out", str(tmp_path / "mixed")], capsys)
