@@ -132,9 +132,9 @@ BATCH_NORM_ROWS = {
 }
 
 
-def validation_table(first_label: str) -> dict[str, list[str]]:
-    """docs/training.md's validation table (``| model | 1 DMRS symbol | ...``) whose first row is ``first_label``."""
-    lines = TRAINING.read_text().splitlines()
+def validation_table(first_label: str, page: Path = TRAINING) -> dict[str, list[str]]:
+    """A validation table of ``page`` (``| model | 1 DMRS symbol | ...``) whose first row is ``first_label``."""
+    lines = page.read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| model | 1 DMRS symbol |")
                   and lines[i + 2].startswith(f"| {first_label} |"))
     return {cells[0]: cells[1:] for cells in table_rows(lines, header)}
@@ -205,4 +205,13 @@ def test_the_long_run_table_in_training_md_is_its_json():
     assert set(rows) == set(LONG_RUN_ROWS), rows
     for label, (name, key) in LONG_RUN_ROWS.items():
         report = json.loads((TRAINING.parent / "training" / name).read_text())
+        assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
+
+
+def test_the_model_cards_validation_table_is_its_json():
+    report = json.loads((TRAINING.parent / "training" / "validation_stage5.json").read_text())
+    rows = validation_table("this model (stage 5)", MODEL_CARD)
+    labels = {"this model (stage 5)": "default", "stage 3 (shipped before it), with its statistics": "retrain_stage3"}
+    assert set(rows) == set(labels), rows
+    for label, key in labels.items():
         assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
