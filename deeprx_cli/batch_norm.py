@@ -34,8 +34,9 @@ def _save_with_statistics(checkpoint, out: Path, slots: int, seed: int, overwrit
     save_checkpoint(out, updated.model, updated.config, updated.link_config, updated.card,
                     qat_model=updated.qat_model, batch_norm_statistics=updated.batch_norm_statistics)
     stats = updated.batch_norm_statistics
+    used = max(stats.info["slots_per_dmrs_count"].values())  # whole batches
     click.echo(f"wrote {out}: batch-norm statistics for {' and '.join(map(str, stats.dmrs_symbols))} DMRS "
-               f"symbol(s), {slots // 16 * 16} training slots each (seed {seed})")
+               f"symbol(s), {used} training slots each (seed {seed})")
 
 
 @click.command("batch-norm-statistics")

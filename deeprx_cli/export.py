@@ -53,8 +53,8 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
     check_fits_scenario(loaded.config, link)
     start = time.monotonic()
     # an exported model serves one DMRS count: its batch-norm statistics, where the checkpoint has them
-    info = export_deeprx(loaded.model_for(link.num_dmrs_symbols), fmt, out, link, num_calibration_slots=calibration_slots,
-                         seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
+    info = export_deeprx(loaded.model_for(link.num_dmrs_symbols), fmt, out, link,
+                         num_calibration_slots=calibration_slots, seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
                          qat_model=loaded.qat_model, calibration=calibration, model_config=loaded.config)
     io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
     if info["input"]["dtype"] != "float32":

@@ -297,8 +297,8 @@ def average_checkpoints(paths) -> Checkpoint:
     model = build_deeprx(last.config)
     model.set_weights(weights)
     domain = None
-    for checkpoint in checkpoints:
-        domain = checkpoint.training_domain.union(domain) if checkpoint.training_domain is not None else domain
+    for trained in (checkpoint.training_domain for checkpoint in checkpoints):
+        domain = trained.union(domain) if trained is not None else domain
     # what the last checkpoint measured of itself does not describe the average
     own = ("batch_norm_statistics", "best", "validation", "last_epoch_logs", "final_loss", "epochs_done")
     card = {key: value for key, value in last.card.items() if key not in own}

@@ -194,26 +194,21 @@ def validation_sets(config: LinkConfig, sinr_db: Sequence[float], num_slots: int
     per_maker = max(1, num_slots // len(makers))
     sionna_config.seed = seed
     batch_size = min(batch_size, per_maker)
-    # SINR -> DMRS count -> the slots of each channel model with it, in the makers' order
+    # SINR -> (DMRS count, (features, target)) of each maker, in the makers' order
     slots = {}
     for sinr in sinr_db:
-        parts = slots.setdefault(float(sinr), {int(d): [] for d in dmrs_symbols})
+        parts = slots.setdefault(float(sinr), [])
         for maker in makers:
             # whole batches of one size and a vector SINR: one trace per maker
             batches = [maker(batch_size, np.full(batch_size, sinr, np.float32))
                        for _ in range(-(-per_maker // batch_size))]
-            parts[maker.config.num_dmrs_symbols].append(
-                tuple(np.concatenate([b[i].numpy() for b in batches])[:per_maker] for i in (0, 1)))
+            parts.append((maker.config.num_dmrs_symbols,
+                          tuple(np.concatenate([b[i].numpy() for b in batches])[:per_maker] for i in (0, 1))))
 
-    def joined(parts):
-        return tuple(np.concatenate([part[i] for part in parts]) for i in (0, 1))
+    def joined(parts, dmrs=None):
+        kept = [part for d, part in parts if dmrs is None or d == dmrs]
+        return tuple(np.concatenate([part[i] for part in kept]) for i in (0, 1))
 
     if by_dmrs:
-        return {int(d): {sinr: joined(parts[int(d)]) for sinr, parts in slots.items()} for d in dmrs_symbols}
-    # all DMRS counts, in the makers' order (as before the split existed: the same arrays)
-    order = [(m, int(d)) for m in channel_models for d in dmrs_symbols]
-    sets = {}
-    for sinr, parts in slots.items():
-        taken = {int(d): iter(parts[int(d)]) for d in dmrs_symbols}
-        sets[sinr] = joined([next(taken[d]) for _, d in order])
-    return sets
+        return {int(d): {sinr: joined(parts, int(d)) for sinr, parts in slots.items()} for d in dmrs_symbols}
+    return {sinr: joined(parts) for sinr, parts in slots.items()}

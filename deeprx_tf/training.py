@@ -110,10 +110,9 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
 
     With ``batch_norm`` (``batch_norm(model, epoch) -> BatchNormStatistics``,
     the statistics saved with the epoch's checkpoint), ``sets`` are per DMRS
-    count (`deeprx_tf.dataset.validation_sets` with ``by_dmrs``): each DMRS
-    count's slots are received with its own statistics, as a link would be,
-    their errors pooled per SINR, and ``val_gmber_dmrs<N>`` is logged too.
-    ``model`` is the DeepRx validated (default: the model being fitted).
+    count (`deeprx_tf.dataset.validation_sets` with ``by_dmrs``), as for
+    `evaluate` with statistics. ``model`` is the DeepRx validated (default:
+    the model being fitted).
     """
 
     def __init__(self, sets: dict, batch_size: int = 32, batch_norm=None, model=None):
@@ -137,9 +136,15 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
         return counts
 
     def evaluate(self, model, statistics: BatchNormStatistics | None = None) -> dict:
-        """The logs of ``model`` (with ``statistics`` per DMRS count, if given) on the sets."""
+        """The logs of ``model`` on the sets.
+
+        With ``statistics``, the sets are per DMRS count (``{dmrs: {SINR:
+        (features, target)}}``): each DMRS count's slots are received with
+        its own statistics, as a link would be, their errors pooled per SINR,
+        and ``val_gmber_dmrs<N>`` is logged too.
+        """
         if statistics is None:
-            parts = {None: self._counts_as_saved(model)}
+            parts = {None: self._errors(model, self.sets)}
         else:
             parts = {}
             for dmrs, sets in self.sets.items():
@@ -156,12 +161,6 @@ class ValidationGeometricMeanBER(keras.callbacks.Callback):
                 logs[f"val_gmber_dmrs{dmrs}"] = geometric_mean_ber([e / n for e, n in counts.values()],
                                                                    [n for _, n in counts.values()])
         return logs
-
-    def _counts_as_saved(self, model) -> dict:
-        if self.batch_norm is None:
-            return self._errors(model, self.sets)
-        by_dmrs = [self._errors(model, sets) for sets in self.sets.values()]
-        return {s: (sum(c[s][0] for c in by_dmrs), sum(c[s][1] for c in by_dmrs)) for s in by_dmrs[0]}
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.validated_model or self.model

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from deeprx_tf.batch_norm import BatchNormStatistics, statistics_features
 from deeprx_tf.checkpoint import load_checkpoint
+from deeprx_tf.train_config import BATCH_NORM_SEED, BATCH_NORM_SLOTS
 from deeprx_tf.dataset import validation_sets
 from deeprx_tf.training import ValidationGeometricMeanBER
 from link_sim.results import write_json
@@ -37,8 +38,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--slots", type=int, default=512, help="training slots per DMRS count for the statistics")
-    parser.add_argument("--seed", type=int, default=123, help="data seed of those slots")
+    parser.add_argument("--slots", type=int, default=BATCH_NORM_SLOTS,
+                        help="training slots per DMRS count for the statistics")
+    parser.add_argument("--seed", type=int, default=BATCH_NORM_SEED, help="data seed of those slots")
     parser.add_argument("--validation-slots", type=int, default=256, help="slots per SINR point and DMRS count")
     args = parser.parse_args(argv)
     if args.slots < BATCH_SIZE:
@@ -57,14 +59,14 @@ def main(argv=None) -> dict:
             sets = validation_sets(link, SINR_DB, args.validation_slots, seed=1, dmrs_symbols=(dmrs,),
                                    model_config=checkpoint.config)
             saved = ValidationGeometricMeanBER(sets).evaluate(model)
-            reestimated = checkpoint._replace(batch_norm_statistics=stats).model_for(dmrs)
+            reestimated = stats.model_for(model, dmrs)
             entry[f"dmrs{dmrs}"] = {"saved": saved,
                                     "reestimated": ValidationGeometricMeanBER(sets).evaluate(reestimated)}
             print(f"{Path(name).name:<16} {dmrs} DMRS: Geometric Mean BER {saved['val_gmber']:.3f} as saved, "
                   f"{entry[f'dmrs{dmrs}']['reestimated']['val_gmber']:.3f} re-estimated", flush=True)
         results[Path(name).name] = entry
     report = {"sinr_db": list(SINR_DB), "validation_slots_per_point": args.validation_slots, "validation_seed": 1,
-              "statistics_slots": args.slots // BATCH_SIZE * BATCH_SIZE, "statistics_seed": args.seed,
+              "statistics_slots": stats.info["slots_per_dmrs_count"][1], "statistics_seed": args.seed,
               "checkpoints": results}
     write_json(args.out, report)
     print(f"wrote {args.out}")

@@ -190,28 +190,25 @@ def test_the_per_sinr_tables_are_the_committed_results(page, folders):
             assert cells == card_cells(report, float(cells[0])), (folder, cells)
 
 
-#: docs/training.md section 9: row label -> (JSON made by examples/validate_checkpoints.py, checkpoint in it)
-LONG_RUN_ROWS = {
+#: validate_checkpoints.py tables: row label -> (its JSON in docs/training, checkpoint in it); the first row
+#: of each dict is its table's first
+LONG_RUN_ROWS = {  # docs/training.md section 9
     "stage 3 (shipped before), with its statistics": ("validation_stage5.json", "retrain_stage3"),
     "long run, epoch 26": ("long_x05_validation.json", "long_x05_epoch26_bn"),
     "long run, epoch 29": ("long_x05_validation.json", "long_x05_epoch29_bn"),
     "long run, epoch 31": ("long_x05_validation.json", "long_x05_epoch31_bn"),
     "**average of epochs 27-31 (stage 5, shipped)**": ("long_x05_validation.json", "long_x05_avg27_31"),
 }
+CARD_VALIDATION_ROWS = {  # the model card
+    "this model (stage 5)": ("validation_stage5.json", "default"),
+    "stage 3 (shipped before it), with its statistics": ("validation_stage5.json", "retrain_stage3"),
+}
 
 
-def test_the_long_run_table_in_training_md_is_its_json():
-    rows = validation_table("stage 3 (shipped before), with its statistics")
-    assert set(rows) == set(LONG_RUN_ROWS), rows
-    for label, (name, key) in LONG_RUN_ROWS.items():
-        report = json.loads((TRAINING.parent / "training" / name).read_text())
-        assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
-
-
-def test_the_model_cards_validation_table_is_its_json():
-    report = json.loads((TRAINING.parent / "training" / "validation_stage5.json").read_text())
-    rows = validation_table("this model (stage 5)", MODEL_CARD)
-    labels = {"this model (stage 5)": "default", "stage 3 (shipped before it), with its statistics": "retrain_stage3"}
+@pytest.mark.parametrize("page, labels", [(TRAINING, LONG_RUN_ROWS), (MODEL_CARD, CARD_VALIDATION_ROWS)])
+def test_the_validation_tables_are_their_json(page, labels):
+    rows = validation_table(next(iter(labels)), page)
     assert set(rows) == set(labels), rows
-    for label, key in labels.items():
+    for label, (name, key) in labels.items():
+        report = json.loads((TRAINING.parent / "training" / name).read_text())
         assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
