@@ -154,12 +154,17 @@ class BatchNormStatistics:
             layer.moving_mean.assign(mean)
             layer.moving_variance.assign(variance)
 
-    def model_for(self, model, num_dmrs_symbols: int, into=None):
+    def model_for(self, model, num_dmrs_symbols: int | None, into=None):
         """A model with ``model``'s weights and the statistics of ``num_dmrs_symbols``.
 
         ``into``: a model of the same architecture to copy them into (a
         validation reuses one); by default a new one. ``model`` is not changed.
+        ``num_dmrs_symbols=None``: a `ModelPerDmrsCount` that normalizes each
+        slot with the statistics of its own DMRS count, for batches that mix
+        them (``into`` is then not used).
         """
+        if num_dmrs_symbols is None:
+            return ModelPerDmrsCount({dmrs: self.model_for(model, dmrs) for dmrs in self.dmrs_symbols})
         if into is None:
             into = build_deeprx(config_of(model), *model.input_shape[1:3])
         into.set_weights(model.get_weights())
@@ -208,6 +213,76 @@ class BatchNormStatistics:
         except (OSError, ValueError, KeyError) as err:
             raise InputError(f"batch-norm statistics {path} are corrupt: {err}") from None
         return cls(by_dmrs, info)
+
+
+class ModelPerDmrsCount(keras.Model):
+    r"""A DeepRx for slots of several DMRS counts: each slot is received by the model with its count's
+    batch-norm statistics.
+
+    A slot's DMRS count is the number of OFDM symbols whose DMRS channels
+    (`DeepRxConfig.pilot_channels`) are not all 0. A batch of one DMRS
+    count (as every training batch is) runs one model; a mixed batch runs
+    each and takes every slot's output from its own. For inference only:
+    a frozen KD teacher, a validation of pooled slots. It is not trainable
+    (its models are copies of one set of weights, which training would
+    part) and always normalizes with the statistics, whatever ``training``
+    says. `BatchNormStatistics.model_for` and
+    `deeprx_tf.checkpoint.Checkpoint.model_for` with ``None`` build it.
+
+    Parameters
+    ----------
+    models : mapping
+        DMRS count -> a DeepRx built by `build_deeprx` with that count's
+        statistics; all of one architecture.
+
+    Input
+    -----
+    features : [batch, num_ofdm_symbols, num_subcarriers, num_input_channels], tf.float32
+
+    Output
+    ------
+    logits : [batch, num_ofdm_symbols, num_subcarriers, num_layers * num_bits_per_symbol], tf.float32
+        Raises `tf.errors.InvalidArgumentError` for a slot whose DMRS count has no model.
+    """
+
+    def __init__(self, models: Mapping[int, keras.Model], **kwargs):
+        super().__init__(**kwargs)
+        if not models:
+            raise InputError("a model per DMRS count needs at least one DMRS count")
+        self.dmrs_symbols = tuple(sorted(int(d) for d in models))
+        self.per_dmrs = [models[d] for d in self.dmrs_symbols]
+        configs = {config_of(m) for m in self.per_dmrs}
+        if len(configs) != 1 or None in configs:
+            raise InputError("the models per DMRS count must be DeepRx models of one architecture")
+        self.config = configs.pop()
+        self.trainable = False
+
+    def dmrs_count_of(self, features):
+        """Each slot's DMRS count: ``[batch, S, F, C]`` features -> ``[batch]``, tf.int32."""
+        pilots = features[..., self.config.pilot_channels]
+        # [batch, S, F, 2 * num_layers] -> [batch, S] -> [batch]
+        return tf.reduce_sum(tf.cast(tf.reduce_any(tf.not_equal(pilots, 0.0), axis=[2, 3]), tf.int32), axis=1)
+
+    def call(self, features, training=None):
+        features = tf.convert_to_tensor(features, tf.float32)
+        counts = self.dmrs_count_of(features)
+        # [batch, num_counts]: which model receives each slot
+        matches = tf.equal(counts[:, None], tf.constant(self.dmrs_symbols, tf.int32)[None])
+        tf.debugging.assert_equal(tf.reduce_any(matches, axis=1), True, message=(
+            f"a slot's DMRS count has no batch-norm statistics (there are for "
+            f"{' and '.join(map(str, self.dmrs_symbols))} DMRS symbol(s))"))
+        index = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+
+        def each():
+            # [num_counts, batch, S, F, outputs] -> every slot's own
+            outputs = tf.stack([m(features, training=False) for m in self.per_dmrs])
+            return tf.gather_nd(outputs, tf.stack([index, tf.range(tf.shape(index)[0])], axis=1))
+
+        if len(self.per_dmrs) == 1:
+            return self.per_dmrs[0](features, training=False)
+        uniform = tf.logical_and(tf.size(index) > 0, tf.reduce_all(tf.equal(index, index[:1])))
+        branches = [lambda m=m: m(features, training=False) for m in self.per_dmrs]
+        return tf.cond(uniform, lambda: tf.switch_case(index[0], branches), each)
 
 
 def _read_layer(name: str, item, layers: dict) -> None:

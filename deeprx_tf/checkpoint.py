@@ -130,16 +130,19 @@ class Checkpoint(NamedTuple):
         """Where the model was trained (`TrainingDomain`), if its card says."""
         return TrainingDomain.from_card(self.card, self.link_config)
 
-    def model_for(self, num_dmrs_symbols: int):
+    def model_for(self, num_dmrs_symbols: int | None):
         """The float model as it receives links with ``num_dmrs_symbols`` DMRS symbols.
 
         With batch-norm statistics for that DMRS count, a new model with the
         checkpoint's weights and those statistics (``model`` is not
         changed); otherwise ``model`` itself, with the moving statistics
-        saved in its weights.
+        saved in its weights. ``None``: slots of every DMRS count the
+        statistics know, each received with its own count's statistics
+        (`deeprx_tf.batch_norm.ModelPerDmrsCount`: a KD teacher's batches);
+        ``model`` itself if there are none.
         """
         stats = self.batch_norm_statistics
-        if stats is None or num_dmrs_symbols not in stats.dmrs_symbols:
+        if stats is None or (num_dmrs_symbols is not None and num_dmrs_symbols not in stats.dmrs_symbols):
             return self.model
         return stats.model_for(self.model, num_dmrs_symbols)
 

@@ -230,6 +230,13 @@ class DeepRxConfig:
                 + (2 * rx * layers if self.ls_interpolation else 0) + 3 * layers * int(self.equalized_input))
 
     @property
+    def pilot_channels(self) -> slice:
+        """The input channels holding the DMRS grids Xp (real parts of each layer's, then imaginary
+        parts): ``slice(2 * num_rx_ant, 2 * num_rx_ant + 2 * num_layers)``; 0 off the pilots."""
+        start = 2 * self.num_rx_ant
+        return slice(start, start + 2 * self.num_layers)
+
+    @property
     def num_outputs(self) -> int:
         """Logits per resource element: ``num_layers * num_bits_per_symbol``."""
         return self.num_layers * self.num_bits_per_symbol

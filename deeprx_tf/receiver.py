@@ -55,10 +55,11 @@ class DeepRxReceiver(Block):
     model : tf_keras.Model or Checkpoint
         A DeepRx model whose output has one logit per bit of the link's
         modulation and layer: built by `build_deeprx` or loaded by
-        `deeprx_tf.load_checkpoint` (``.model``), it carries its
-        ``config``; or the loaded checkpoint itself, which also uses its
-        batch-norm statistics for the link's DMRS count where it has them
-        (`Checkpoint.model_for`) and warns (`UserWarning`) when the link
+        `deeprx_tf.load_checkpoint` (``.model``, which normalizes with the
+        moving statistics saved in its weights), it carries its
+        ``config``; or the loaded checkpoint itself (preferred), which uses
+        its batch-norm statistics for the link's DMRS count where it has
+        them (`Checkpoint.model_for`) and warns (`UserWarning`) when the link
         has a DMRS count, MCS or channel model it never trained on.
     return_tb_crc_status : bool
         Also return the transport block CRC status.

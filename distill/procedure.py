@@ -48,11 +48,14 @@ def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_c
     DeepRxDistiller.check_loss_weights(alpha, temperature, sobolev_weight)  # before any work
     check_kd_loss(kd_loss, kd_reduction)
     distillation_loss_fn = functools.partial(KD_LOSSES[kd_loss], reduction=kd_reduction)
-    teacher_config = load_checkpoint(teacher).config  # its weights are read (and checked) now
+    loaded = load_checkpoint(teacher)  # its weights are read (and checked) now
+    teacher_config = loaded.config
     check_teacher(teacher_config, student_config, link_config, name="the checkpoint")
 
     def compile_trainee(student, optimizer, jit_compile):
-        distiller = DeepRxDistiller(student, load_checkpoint(teacher).model)
+        # each batch normalized as a link of its DMRS count is (the statistics per DMRS count, where the
+        # checkpoint has them): its moving statistics may fit one count far worse than the other
+        distiller = DeepRxDistiller(student, load_checkpoint(teacher).model_for(None))
         distiller.build(student.input_shape)  # BackupAndRestore can only restore a built model
         distiller.compile(optimizer=optimizer, metrics=[MaskedBitErrorRate()], alpha=alpha,
                           distillation_loss_fn=distillation_loss_fn,
@@ -64,6 +67,8 @@ def distillation_hooks(teacher: str | Path, student_config: DeepRxConfig, link_c
         "teacher": str(teacher),
         "teacher_size_vs_paper": teacher_config.size_vs_paper(),
         "teacher_architecture": teacher_config.to_dict(),
+        "teacher_batch_norm": ("statistics per DMRS count" if loaded.batch_norm_statistics is not None
+                               else "moving statistics"),
         "alpha": alpha, "temperature": temperature, "scale_by_t2": scale_by_t2,
         "sobolev_weight": sobolev_weight, "kd_loss": kd_loss, "kd_reduction": kd_reduction,
         "loss": "alpha * masked BCE + "

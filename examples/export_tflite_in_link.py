@@ -34,7 +34,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     checkpoint = load_checkpoint(args.checkpoint or shipped_checkpoint())
-    info = export_deeprx(checkpoint.model, args.format, args.out, checkpoint.link_config,
+    # an exported file serves one DMRS count: its batch-norm statistics
+    model = checkpoint.model_for(checkpoint.link_config.num_dmrs_symbols)
+    info = export_deeprx(model, args.format, args.out, checkpoint.link_config,
                          num_calibration_slots=args.calibration_slots, overwrite=True,
                          model_config=checkpoint.config)
     report = info["edgetpu_op_report"]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from deeprx_tf import DeepRxConfig, DeepRxReceiver, build_deeprx, load_checkpoint, save_checkpoint
@@ -101,3 +102,27 @@ def test_receiver_uses_the_links_dmrs_count(checkpoint, tiny_config, dmrs):
     np.testing.assert_allclose(sim.receiver.compute_llr(batch.y, batch.no).numpy(), expected.numpy(), atol=1e-5)
     as_saved = layout.grid_to_llr(loaded.model(features, training=False))
     assert not np.allclose(as_saved.numpy(), expected.numpy(), atol=1e-3)
+
+
+def test_model_per_dmrs_count_receives_each_slot_with_its_counts_statistics(checkpoint, slots):
+    loaded = load_checkpoint(checkpoint)
+    per_slot = loaded.model_for(None)
+    assert per_slot.dmrs_symbols == (1, 2) and not per_slot.trainable_weights
+    own = {d: loaded.model_for(d)(slots[d], training=False).numpy() for d in (1, 2)}
+    np.testing.assert_array_equal(per_slot.dmrs_count_of(slots[2]).numpy(), 2)
+    # batches of one count (training's), in eager and traced calls, and whatever `training` says
+    traced = tf.function(lambda x: per_slot(x, training=True))
+    for d in (1, 2):
+        np.testing.assert_allclose(per_slot(slots[d]).numpy(), own[d], atol=1e-6)
+        np.testing.assert_allclose(traced(slots[d]).numpy(), own[d], atol=1e-6)
+    # a mixed batch: each slot from its own count's model
+    mixed = np.concatenate([slots[1][:3], slots[2][:2], slots[1][3:5]])
+    expected = np.concatenate([own[1][:3], own[2][:2], own[1][3:5]])
+    np.testing.assert_allclose(traced(mixed).numpy(), expected, atol=1e-5)
+    # a count without statistics is refused
+    only_two = loaded.batch_norm_statistics.model_for(loaded.model, None)
+    only_two = type(only_two)({2: only_two.per_dmrs[1]})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no batch-norm statistics"):
+        only_two(slots[1])
+    # a checkpoint without statistics serves its model
+    assert loaded._replace(batch_norm_statistics=None).model_for(None) is loaded.model

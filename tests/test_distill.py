@@ -226,6 +226,7 @@ def test_distill_cli_end_to_end(tmp_path, capsys):
     assert card["distillation"]["alpha"] == 10 and card["distillation"]["temperature"] == 2
     assert card["runs"][0]["data_seed"] == 3 and card["distillation"]["sobolev_weight"] == 0.1
     assert card["distillation"]["kd_loss"] == "logit-mse" and card["distillation"]["kd_reduction"] == "sum"
+    assert card["distillation"]["teacher_batch_norm"] == "statistics per DMRS count"  # the teacher saved them
     assert meta["deeprx"]["conv_in_filters"] == 4  # the student, not the teacher, is saved
     # KD combined with magnitude pruning: the saved student is the pruned one
     from deeprx_tf.checkpoint import load_checkpoint

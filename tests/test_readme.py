@@ -1,5 +1,6 @@
 """The README's figures are the committed results' numbers: none can drift from its source."""
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -190,18 +191,22 @@ def test_the_per_sinr_tables_are_the_committed_results(page, folders):
             assert cells == card_cells(report, float(cells[0])), (folder, cells)
 
 
-#: validate_checkpoints.py tables: row label -> (its JSON in docs/training, checkpoint in it); the first row
-#: of each dict is its table's first
+#: validation tables: row label -> (its JSON in docs/training, checkpoint in it[, statistics in it: the
+#: tables of batch_norm_by_dmrs.py's JSON]); the first row of each dict is its table's first
 LONG_RUN_ROWS = {  # docs/training.md section 9
     "stage 3 (shipped before), with its statistics": ("validation_stage5.json", "retrain_stage3"),
     "long run, epoch 26": ("long_x05_validation.json", "long_x05_epoch26_bn"),
     "long run, epoch 29": ("long_x05_validation.json", "long_x05_epoch29_bn"),
     "long run, epoch 31": ("long_x05_validation.json", "long_x05_epoch31_bn"),
     "**average of epochs 27-31 (stage 5, shipped)**": ("long_x05_validation.json", "long_x05_avg27_31"),
+    "the average, its own moving statistics (both counts pooled)":
+        ("batch_norm_by_dmrs_stage5.json", "default", "saved"),
 }
 CARD_VALIDATION_ROWS = {  # the model card
     "this model (stage 5)": ("validation_stage5.json", "default"),
     "stage 3 (shipped before it), with its statistics": ("validation_stage5.json", "retrain_stage3"),
+    "this model, its own moving statistics (both counts pooled)":
+        ("batch_norm_by_dmrs_stage5.json", "default", "saved"),
 }
 
 
@@ -209,6 +214,7 @@ CARD_VALIDATION_ROWS = {  # the model card
 def test_the_validation_tables_are_their_json(page, labels):
     rows = validation_table(next(iter(labels)), page)
     assert set(rows) == set(labels), rows
-    for label, (name, key) in labels.items():
+    for label, (name, key, *statistics) in labels.items():
         report = json.loads((TRAINING.parent / "training" / name).read_text())
-        assert rows[label] == validation_cells(report, lambda dmrs: report["checkpoints"][key][dmrs]), label
+        entry_of = lambda dmrs: functools.reduce(dict.__getitem__, statistics, report["checkpoints"][key][dmrs])
+        assert rows[label] == validation_cells(report, entry_of), label
