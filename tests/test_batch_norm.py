@@ -119,6 +119,13 @@ def test_model_per_dmrs_count_receives_each_slot_with_its_counts_statistics(chec
     mixed = np.concatenate([slots[1][:3], slots[2][:2], slots[1][3:5]])
     expected = np.concatenate([own[1][:3], own[2][:2], own[1][3:5]])
     np.testing.assert_allclose(traced(mixed).numpy(), expected, atol=1e-5)
+    # under XLA (`deeprx train --xla`), and the input gradient a Sobolev KD term takes: its count's model's
+    np.testing.assert_allclose(tf.function(per_slot, jit_compile=True)(mixed).numpy(), expected, atol=1e-5)
+    x = tf.constant(slots[2][:2])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        sums = [tf.reduce_sum(per_slot(x)), tf.reduce_sum(loaded.model_for(2)(x, training=False))]
+    np.testing.assert_allclose(*(tape.gradient(y, x).numpy() for y in sums), atol=1e-5)
     # a count without statistics is refused
     only_two = loaded.batch_norm_statistics.model_for(loaded.model, None)
     only_two = type(only_two)({2: only_two.per_dmrs[1]})
