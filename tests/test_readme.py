@@ -70,6 +70,21 @@ def test_the_committed_results_are_the_default_scenario_with_the_shipped_model(f
     assert "--checkpoint" not in command and "--receiver" not in command  # the shipped model and baselines
 
 
+def test_simulate_md_at_rest_figures_are_the_committed_results():
+    from link_sim import LinkConfig
+
+    report = json.loads((RESULTS / "at_rest" / "results.json").read_text())
+    assert report["scenario"] == LinkConfig(speed_mps=(0.0, 0.0)).to_dict()
+    assert report["command"].endswith("--out examples/results/default_scenario/at_rest")
+    at_35 = {name: next(p["uncoded_ber"] for p in entry["points"] if p["sinr_db"] == 35)
+             for name, entry in report["receivers"].items()}
+    gmber = {name: f"{entry['geometric_mean_ber']:.3f}" for name, entry in report["receivers"].items()}
+    sentence = (f"LS+LMMSE reaches an uncoded BER of {as_in_readme(at_35['lmmse'])} at 35 dB, the shipped DeepRx "
+                f"{as_in_readme(at_35['deeprx'])} (perfect CSI {as_in_readme(at_35['perfect-csi'])}), and DeepRx's "
+                f"Geometric Mean BER is {gmber['deeprx']} (perfect CSI {gmber['perfect-csi']}).")
+    assert sentence in " ".join((ROOT / "docs" / "simulate.md").read_text().split())
+
+
 REPRODUCTION = ROOT / "docs" / "REPRODUCTION.md"
 KD_FINAL = ROOT / "examples" / "results" / "reproduction" / "kd_sweep" / "final.json"
 KD_ARMS = ("scratch student", "KD student", "teacher", "LS+LMMSE")
