@@ -94,6 +94,24 @@ def test_batch_norm_by_dmrs_validates_as_saved_and_with_statistics(small_checkpo
     assert entry["dmrs2"]["saved"] != entry["dmrs2"]["reestimated"]
 
 
+def test_batch_norm_by_channel_validates_with_pooled_and_own_statistics(small_checkpoint, tmp_path):
+    from deeprx_tf.checkpoint import load_checkpoint
+    from deeprx_tf.dataset import validation_sets
+    from deeprx_tf.training import ValidationGeometricMeanBER
+
+    checkpoint, _ = small_checkpoint
+    report = example("batch_norm_by_channel").main(["--checkpoint", str(checkpoint), "--channels", "TDL-A",
+                                                    "--out", str(tmp_path / "c.json"), "--slots", "16",
+                                                    "--validation-slots", "4"])
+    entry = report["channel_models"]["TDL-A"]
+    loaded = load_checkpoint(checkpoint)
+    assert loaded.batch_norm_statistics is not None  # "pooled" is the statistics the link gets
+    sets = validation_sets(loaded.link_config, (5.0, 15.0, 25.0, 35.0), 4, seed=1, channel_models=("TDL-A",),
+                           dmrs_symbols=(1,), model_config=loaded.config)
+    assert entry["pooled"] == ValidationGeometricMeanBER(sets).evaluate(loaded.model_for(1))
+    assert entry["own_channel"] != entry["pooled"]
+
+
 def test_ber_by_symbol_counts_every_coded_bit_once(tmp_path):
     from sionna.phy import config as sionna_config
 

@@ -85,6 +85,14 @@ def test_simulate_md_at_rest_figures_are_the_committed_results():
     assert sentence in " ".join((ROOT / "docs" / "simulate.md").read_text().split())
 
 
+def test_the_batch_norm_by_channel_table_is_its_json():
+    report = json.loads((TRAINING.parent / "training" / "batch_norm_by_channel.json").read_text())
+    lines = TRAINING.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| channel model | Geometric Mean BER, pooled"))
+    assert table_rows(lines, header) == [[channel, f"{e['pooled']['val_gmber']:.3f}", f"{e['own_channel']['val_gmber']:.3f}"]
+                                         for channel, e in report["channel_models"].items()]
+
+
 REPRODUCTION = ROOT / "docs" / "REPRODUCTION.md"
 KD_FINAL = ROOT / "examples" / "results" / "reproduction" / "kd_sweep" / "final.json"
 KD_ARMS = ("scratch student", "KD student", "teacher", "LS+LMMSE")
