@@ -19,7 +19,8 @@ _DEFAULTS = TrainConfig()
 #: `train` and `distill`: fine-tune a checkpoint
 INIT_FROM = click.option("--init-from", type=click.Path(path_type=Path),
                          help="Start from this checkpoint's weights (a folder or a shipped model's name; "
-                              "fine-tuning); its architecture "
+                              "fine-tuning; a run on one --dmrs-symbols count starts with that count's "
+                              "batch-norm statistics where it has them); its architecture "
                               "is used unless an architecture option is given (it must match).")
 
 _TRAINING_OPTIONS = [

@@ -358,12 +358,26 @@ class _Trainee:
     fitted: keras.Model
 
 
+def initial_weights(init, train_config: TrainConfig) -> list:
+    """The weights a run started from checkpoint ``init`` begins with (`tf_keras.Model.get_weights`).
+
+    A run on one DMRS count starts with that count's batch-norm statistics
+    where ``init`` has them (`Checkpoint.model_for`): a QAT run folds its
+    batch normalizations with the statistics it starts from, and for the
+    pooled moving statistics of an averaged checkpoint those can fit one
+    count badly. A run on several counts starts from ``init.model`` as saved.
+    """
+    dmrs_symbols = tuple(train_config.dmrs_symbols)
+    model = init.model_for(dmrs_symbols[0]) if len(dmrs_symbols) == 1 else init.model
+    return model.get_weights()
+
+
 def _build_trainee(model_config: DeepRxConfig, link_config: LinkConfig, train_config: TrainConfig,
                    init, data, compile_trainee) -> _Trainee:
     """The model, optimizer and compiled trainee of a run (inside the strategy's scope)."""
     model = build_deeprx(model_config)
     if init is not None:
-        model.set_weights(init.model.get_weights())
+        model.set_weights(initial_weights(init, train_config))
     schedule = WarmupLinearDecay(train_config.learning_rate, train_config.warmup_steps, train_config.steps)
     optimizer = make_optimizer(train_config.optimizer, schedule, train_config.weight_decay)
     pruning = train_config.pruning_schedule()

@@ -133,3 +133,18 @@ def test_model_per_dmrs_count_receives_each_slot_with_its_counts_statistics(chec
         only_two(slots[1])
     # a checkpoint without statistics serves its model
     assert loaded._replace(batch_norm_statistics=None).model_for(None) is loaded.model
+
+
+def test_a_run_on_one_dmrs_count_starts_from_that_counts_statistics(checkpoint):
+    from deeprx_tf.train_config import TrainConfig
+    from deeprx_tf.training import initial_weights
+
+    loaded = load_checkpoint(checkpoint)
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    for dmrs in (1, 2):
+        assert same(initial_weights(loaded, TrainConfig(dmrs_symbols=(dmrs,))), loaded.model_for(dmrs).get_weights())
+    assert same(initial_weights(loaded, TrainConfig()), loaded.model.get_weights())
+    assert not same(loaded.model_for(1).get_weights(), loaded.model.get_weights())
