@@ -93,6 +93,15 @@ def test_the_batch_norm_by_channel_table_is_its_json():
                                          for channel, e in report["channel_models"].items()]
 
 
+def test_the_statistics_slot_count_claim_is_its_json():
+    """training.md section 8: other seeds and more slots move validation by less than it says."""
+    shipped = json.loads((TRAINING.parent / "training" / "validation_stage5.json").read_text())["checkpoints"]["default"]
+    others = json.loads((TRAINING.parent / "training" / "batch_norm_slots_validation.json").read_text())["checkpoints"]
+    bound = float(re.search(r"Geometric Mean BERs within (\S+) of the\s+shipped statistics", TRAINING.read_text())[1])
+    assert set(others) == {"bn512_s7", "bn2048_s7"}
+    assert max(abs(o[d]["val_gmber"] - shipped[d]["val_gmber"]) for o in others.values() for d in ("dmrs1", "dmrs2")) < bound
+
+
 REPRODUCTION = ROOT / "docs" / "REPRODUCTION.md"
 KD_FINAL = ROOT / "examples" / "results" / "reproduction" / "kd_sweep" / "final.json"
 KD_ARMS = ("scratch student", "KD student", "teacher", "LS+LMMSE")
