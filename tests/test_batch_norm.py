@@ -148,3 +148,31 @@ def test_a_run_on_one_dmrs_count_starts_from_that_counts_statistics(checkpoint):
         assert same(initial_weights(loaded, TrainConfig(dmrs_symbols=(dmrs,))), loaded.model_for(dmrs).get_weights())
     assert same(initial_weights(loaded, TrainConfig()), loaded.model.get_weights())
     assert not same(loaded.model_for(1).get_weights(), loaded.model.get_weights())
+
+
+def test_a_kd_teacher_receives_each_batch_with_its_dmrs_counts_statistics(checkpoint, tiny_config):
+    from deeprx_tf.dataset import training_dataset
+    from deeprx_tf.losses import MaskedBitErrorRate
+    from distill import DeepRxDistiller
+
+    loaded = load_checkpoint(checkpoint)
+    keras.utils.set_random_seed(2)
+    student = build_deeprx(TINY)
+    data = {d: next(iter(training_dataset(tiny_config, 4, seed=d, channel_models=("TDL-C",), dmrs_symbols=(d,))))
+            for d in (1, 2)}
+
+    def distillation_loss(teacher, dmrs):
+        distiller = DeepRxDistiller(student, teacher)
+        distiller.compile(optimizer="sgd", metrics=[MaskedBitErrorRate()])
+        return distiller.evaluate(*data[dmrs], verbose=0, return_dict=True)["distillation_loss"]
+
+    for dmrs in (1, 2):
+        per_slot = distillation_loss(loaded.model_for(None), dmrs)
+        assert per_slot == pytest.approx(distillation_loss(loaded.model_for(dmrs), dmrs), rel=1e-5)
+        assert per_slot != pytest.approx(distillation_loss(loaded.model_for(3 - dmrs), dmrs), rel=1e-3)
+    # and it trains (Keras' traced train step, both counts in turn)
+    distiller = DeepRxDistiller(student, loaded.model_for(None))
+    distiller.compile(optimizer="sgd", metrics=[MaskedBitErrorRate()])
+    history = distiller.fit(tf.data.Dataset.from_tensors(data[1]).concatenate(tf.data.Dataset.from_tensors(data[2])),
+                            epochs=1, verbose=0)
+    assert np.isfinite(history.history["distillation_loss"][0])
