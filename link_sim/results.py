@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -101,6 +102,13 @@ def dataclass_from_dict(cls, data: Any, what: str):
 LOCK_FILE = ".output.lock"
 # open lock files of the folders this process holds, kept open until it exits
 _held_locks: dict[Path, Any] = {}
+
+
+@atexit.register
+def _release_locks() -> None:
+    """Close the held lock files as the process exits (the locks go with them)."""
+    while _held_locks:
+        _held_locks.popitem()[1].close()
 
 
 def _lock(out: Path) -> None:

@@ -402,6 +402,7 @@ def test_an_output_folder_in_use_is_refused(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     from link_sim.results import prepare_output_dir
 
     prepare_output_dir(out, (), overwrite=False)  # killed: the lock went with it
