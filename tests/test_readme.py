@@ -233,6 +233,7 @@ LONG_RUN_ROWS = {  # docs/training.md section 9
     "**average of epochs 27-31 (stage 5, shipped)**": ("long_x05_validation.json", "long_x05_avg27_31"),
     "the average, its own moving statistics (both counts pooled)":
         ("batch_norm_by_dmrs_stage5.json", "default", "saved"),
+    **{f"long run, epoch {n}": ("long_x05_validation_36_40_44.json", f"long_x05_epoch{n}_bn") for n in (36, 40, 44)},
 }
 CARD_VALIDATION_ROWS = {  # the model card
     "this model (stage 5)": ("validation_stage5.json", "default"),
