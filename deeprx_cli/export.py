@@ -54,8 +54,8 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
     start = time.monotonic()
     # an exported model serves one DMRS count: its batch-norm statistics, where the checkpoint has them
     info = export_deeprx(loaded.model_for(link.num_dmrs_symbols), fmt, out, link,
-                         num_calibration_slots=calibration_slots, seed=seed, overwrite=overwrite, metadata={"checkpoint": str(source)},
-                         qat_model=loaded.qat_model, calibration=calibration, model_config=loaded.config)
+                         num_calibration_slots=calibration_slots, seed=seed, overwrite=overwrite,
+                         metadata={"checkpoint": str(source)}, qat_model=loaded.qat_model, calibration=calibration, model_config=loaded.config)
     io = f"input {info['input']['dtype']} {info['input']['shape']}, output {info['output']['dtype']}"
     if info["input"]["dtype"] != "float32":
         io += (f" (input scale {info['input']['scale']:.4g}, output scale {info['output']['scale']:.4g} "

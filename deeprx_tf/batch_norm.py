@@ -271,6 +271,8 @@ class ModelPerDmrsCount(keras.Model):
         tf.debugging.assert_equal(tf.reduce_any(matches, axis=1), True, message=(
             f"a slot's DMRS count has no batch-norm statistics (there are for "
             f"{' and '.join(map(str, self.dmrs_symbols))} DMRS symbol(s))"))
+        if len(self.per_dmrs) == 1:
+            return self.per_dmrs[0](features, training=False)
         index = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
 
         def each():
@@ -278,8 +280,6 @@ class ModelPerDmrsCount(keras.Model):
             outputs = tf.stack([m(features, training=False) for m in self.per_dmrs])
             return tf.gather_nd(outputs, tf.stack([index, tf.range(tf.shape(index)[0])], axis=1))
 
-        if len(self.per_dmrs) == 1:
-            return self.per_dmrs[0](features, training=False)
         uniform = tf.logical_and(tf.size(index) > 0, tf.reduce_all(tf.equal(index, index[:1])))
         branches = [lambda m=m: m(features, training=False) for m in self.per_dmrs]
         return tf.cond(uniform, lambda: tf.switch_case(index[0], branches), each)

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from deeprx_tf import DeepRxConfig, DeepRxReceiver, build_deeprx, load_checkpoint, save_checkpoint
-from deeprx_tf.batch_norm import BatchNormStatistics, batch_norm_layers, statistics_features
+from deeprx_tf.batch_norm import BatchNormStatistics, ModelPerDmrsCount, batch_norm_layers, statistics_features
 from deeprx_tf.folders import BATCH_NORM_STATISTICS
 from link_sim import LinkSimulator
 from link_sim.errors import InputError
@@ -127,8 +127,7 @@ def test_model_per_dmrs_count_receives_each_slot_with_its_counts_statistics(chec
         sums = [tf.reduce_sum(per_slot(x)), tf.reduce_sum(loaded.model_for(2)(x, training=False))]
     np.testing.assert_allclose(*(tape.gradient(y, x).numpy() for y in sums), atol=1e-5)
     # a count without statistics is refused
-    only_two = loaded.batch_norm_statistics.model_for(loaded.model, None)
-    only_two = type(only_two)({2: only_two.per_dmrs[1]})
+    only_two = ModelPerDmrsCount({2: loaded.model_for(2)})
     with pytest.raises(tf.errors.InvalidArgumentError, match="no batch-norm statistics"):
         only_two(slots[1])
     # a checkpoint without statistics serves its model
