@@ -12,8 +12,8 @@ sweep (``kd_capacity``, docs/kd_capacity_plan.md) tests KD where it can
 show: a capacity-limited student trained to convergence, distilled from the
 shipped model and from the perfect-CSI receiver. Each
 command is written to ``OUT/commands.txt`` and run in turn; re-running
-the script resumes (a finished profile is kept, the sweeps reuse finished
-runs and resume the interrupted one), and the same budget and seeds give
+the script resumes (a finished profile and a finished first sweep are
+kept, the sweeps reuse finished runs and resume the interrupted one), and the same budget and seeds give
 the same numbers. ``OUT/reproduction.json`` puts each of the paper's items
 beside ours: the file that shows it and its numbers.
 """
@@ -124,7 +124,10 @@ def run(budget: str, out: Path) -> dict:
     (out / "commands.txt").write_text("".join(f"deeprx {shlex.join(argv)}\n" for argv in lines.values()))
     if not (out / "profile_paper" / "profile.json").is_file():
         deeprx(lines["profile"])
-    deeprx(lines["sweep"])
+    # a finished sweep is kept, as the profile is: its runs pin the teacher shipped when they
+    # trained, while kd_capacity's teacher is the one shipped when it runs
+    if not (out / "kd_sweep" / "final.json").is_file():
+        deeprx(lines["sweep"])
     deeprx(lines["kd_capacity"])
     return summarize(out, budget)
 
