@@ -58,6 +58,24 @@ def test_every_readme_figure_is_in_the_committed_results():
         assert cells[-1] == f"{entry['geometric_mean_ber']:.3f}", label
 
 
+def test_the_readme_block_error_sentence_is_the_committed_results():
+    def deeprx_points(folder, from_db):
+        report = json.loads((RESULTS / folder / "results.json").read_text())
+        return [p for p in report["receivers"]["deeprx"]["points"] if p["sinr_db"] >= from_db]
+
+    one = deeprx_points("dmrs1", 25)
+    blers, errors = [p["bler"] for p in one], [p["block_errors"] for p in one]
+    blocks = {p["blocks"] for p in one}
+    assert len(blocks) == 1
+    sentence = (f"Its BLER from 25 dB on is {min(blers):.3f}-{max(blers):.3f} with one pilot symbol "
+                f"({min(errors)}-{max(errors)} block errors in {blocks.pop():,} per point)")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert sentence in readme
+    two = deeprx_points("dmrs2", 20)
+    assert all(p["block_errors"] == 0 for p in two), "the sentence says none: re-write it"
+    assert f"with two, none of the {two[0]['blocks']:,} blocks per point was in error from 20 dB on" in readme
+
+
 @pytest.mark.parametrize("folder, dmrs", [("dmrs1", 1), ("dmrs2", 2)])
 def test_the_committed_results_are_the_default_scenario_with_the_shipped_model(folder, dmrs):
     from link_sim import LinkConfig
@@ -230,16 +248,19 @@ LONG_RUN_ROWS = {  # docs/training.md section 9
     "long run, epoch 26": ("long_x05_validation.json", "long_x05_epoch26_bn"),
     "long run, epoch 29": ("long_x05_validation.json", "long_x05_epoch29_bn"),
     "long run, epoch 31": ("long_x05_validation.json", "long_x05_epoch31_bn"),
-    "**average of epochs 27-31 (stage 5, shipped)**": ("long_x05_validation.json", "long_x05_avg27_31"),
+    "average of epochs 27-31 (stage 5)": ("long_x05_validation.json", "long_x05_avg27_31"),
     "the average, its own moving statistics (both counts pooled)":
         ("batch_norm_by_dmrs_stage5.json", "default", "saved"),
     **{f"long run, epoch {n}": ("long_x05_validation_36_40_44.json", f"long_x05_epoch{n}_bn") for n in (36, 40, 44)},
+    "**long run, epoch 63 (stage 6, shipped)**": ("long_x05_final_validation.json", "long_x05_epoch63_bn"),
+    "average of epochs 59-63": ("long_x05_final_validation.json", "long_x05_avg59_63"),
+    "average of epochs 54-63": ("long_x05_final_validation.json", "long_x05_avg54_63"),
 }
 CARD_VALIDATION_ROWS = {  # the model card
-    "this model (stage 5)": ("validation_stage5.json", "default"),
-    "stage 3 (shipped before it), with its statistics": ("validation_stage5.json", "retrain_stage3"),
-    "this model, its own moving statistics (both counts pooled)":
-        ("batch_norm_by_dmrs_stage5.json", "default", "saved"),
+    "this model (stage 6)": ("validation_stage6.json", "default"),
+    "stage 5 (shipped before it), with its statistics": ("validation_stage6.json", "stage5"),
+    "this model, its own moving statistics (both counts mixed)":
+        ("batch_norm_by_dmrs_stage6.json", "default", "saved"),
 }
 
 
@@ -251,3 +272,43 @@ def test_the_validation_tables_are_their_json(page, labels):
         report = json.loads((TRAINING.parent / "training" / name).read_text())
         entry_of = lambda dmrs: functools.reduce(dict.__getitem__, statistics, report["checkpoints"][key][dmrs])
         assert rows[label] == validation_cells(report, entry_of), label
+
+
+#: docs/training.md section 9's link table: row label -> its results folder (dmrs1 or dmrs2 below it)
+STAGE_ROWS = {
+    "stage 3 with its statistics": TRAINING.parent / "training" / "default_scenario_stage3_statistics",
+    "stage 5 (the average)": TRAINING.parent / "training" / "default_scenario_stage5",
+    "stage 6 (epoch 63, shipped)": RESULTS,
+}
+
+
+def test_the_stage_table_in_training_md_is_the_committed_results():
+    lines = TRAINING.read_text().splitlines()
+    section = lines.index("## 9. The long run, weight averaging, and what ships")
+    header = next(i for i, line in enumerate(lines)
+                  if i > section and line.startswith("| | uncoded BER at 30 dB | BLER at 25 / 30 / 35 dB |"))
+    rows = table_rows(lines, header)
+    assert len(rows) == 2 * len(STAGE_ROWS)
+    for label, at_30, bler, gmber in rows:
+        count, stage = re.fullmatch(r"(\d) DMRS symbols?, (.+)", label).groups()
+        entry = json.loads((STAGE_ROWS[stage] / f"dmrs{count}" / "results.json").read_text())["receivers"]["deeprx"]
+        points = {p["sinr_db"]: p for p in entry["points"]}
+        assert at_30 == as_in_readme(points[30]["uncoded_ber"]), label
+        assert bler == " / ".join("0" if points[s]["bler"] == 0 else f"{points[s]['bler']:.3f}" for s in (25, 30, 35)), label
+        assert gmber == f"{entry['geometric_mean_ber']:.3f}", label
+
+
+def test_the_block_error_target_sentence_is_its_json():
+    """training.md section 9: the BLER on 6,400 blocks per point and its Clopper-Pearson bounds."""
+    from scipy.stats import beta
+
+    report = json.loads((RESULTS / "dmrs1_bler" / "results.json").read_text())
+    assert report["command"].endswith("--out examples/results/default_scenario/dmrs1_bler")
+    points = report["receivers"]["deeprx"]["points"]
+    assert {p["blocks"] for p in points} == {6400}
+    upper = [beta.ppf(0.975, p["block_errors"] + 1, p["blocks"] - p["block_errors"]) for p in points]
+    blers = " / ".join(f"{p['bler']:.4f}" for p in points)
+    sentence = (f"it is {blers} "
+                f"({' / '.join(str(p['block_errors']) for p in points)} block errors), Clopper-Pearson 95 % "
+                f"upper bounds {' / '.join(f'{u:.4f}' for u in upper)}")
+    assert sentence in " ".join(TRAINING.read_text().split())
