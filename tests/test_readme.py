@@ -312,3 +312,56 @@ def test_the_block_error_target_sentence_is_its_json():
                 f"({' / '.join(str(p['block_errors']) for p in points)} block errors), Clopper-Pearson 95 % "
                 f"upper bounds {' / '.join(f'{u:.4f}' for u in upper)}")
     assert sentence in " ".join(TRAINING.read_text().split())
+
+
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+EXPORT_JSON = ROOT / "benchmarks" / "results" / "export.json"
+#: docs/benchmarks.md's export tables: row label -> its key in export.json
+EXPORT_ROWS = {
+    "Keras float = TFLite float": "keras_float",
+    "Keras float, int8-quantized input only": "keras_float_int8_input",
+    "Keras float, int8-rounded weights only": "keras_int8_weights",
+    "TFLite int8, converter's minmax calibration": "tflite_int8_minmax",
+    "TFLite int8 (= edgetpu, bit for bit), batch-mean calibration": "tflite_int8",
+    "TFLite int8 (= edgetpu) of the QAT fine-tune, batch-mean": "tflite_int8_qat",
+    "TFLite int8 of the QAT fine-tune, its learned ranges": "tflite_int8_qat_learned",
+    "Keras float of the QAT fine-tune": "keras_float_qat",
+    "TFLite int16x8": "tflite_int16x8",
+}
+DENSE_ROWS = {
+    "Keras float": "keras_float",
+    "TFLite int8 (= edgetpu), batch-mean": "tflite_int8",
+    "TFLite int8 (= edgetpu) of the QAT fine-tune, batch-mean": "tflite_int8_qat",
+    "TFLite int8 of the QAT fine-tune, learned ranges": "tflite_int8_qat_learned",
+    "Keras float of the QAT fine-tune": "keras_float_qat",
+}
+
+
+def _db(value: float) -> str:
+    """A gap in dB as benchmarks.md writes it: two decimals, a zero as 0."""
+    return "0" if round(value, 2) == 0 else f"{value:.2f}"
+
+
+def test_the_export_tables_in_benchmarks_md_are_export_json():
+    report = json.loads(EXPORT_JSON.read_text())
+    lines = BENCHMARKS.read_text().splitlines()
+    header = lines.index("| | 15 dB | 20 dB | 25 dB | SINR loss at 20 / 25 dB | gap at coded BER 1e-2 |")
+    assert [float(s) for s in report["sinr_db"]] == [15.0, 20.0, 25.0]
+    rows = {cells[0].strip("*"): [c.strip("*") for c in cells[1:]] for cells in table_rows(lines, header)}
+    assert set(rows) == set(EXPORT_ROWS), rows
+    for label, key in EXPORT_ROWS.items():
+        loss = report["sinr_loss_db_vs_keras_float"][key][1:]
+        gap = report["sinr_gap_db_at_coded_ber_1e-2"][key]
+        expected = [as_in_readme(b) for b in report["ber"][key]["uncoded_ber"]]
+        expected += [" / ".join(_db(x) for x in loss) + ("" if all(_db(x) == "0" for x in loss) else " dB"),
+                     _db(gap) + ("" if _db(gap) == "0" else " dB")]
+        assert rows[label] == expected, label
+    dense = report["coded_ber_1e-2_dense"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("| | 17 dB | 18 dB |"))
+    assert re.findall(r"(\d+) dB", lines[header]) == [f"{s:g}" for s in dense["sinr_db"]]
+    rows = {cells[0].strip("*"): [c.strip("*") for c in cells[1:]] for cells in table_rows(lines, header)}
+    assert set(rows) == set(DENSE_ROWS), rows
+    for label, key in DENSE_ROWS.items():
+        crossing, shift = dense["gap_db_at_coded_ber_1e-2"][key], dense["shift_db_least_squares"][key]
+        gaps = "0" if _db(crossing) == _db(shift) == "0" else f"{_db(crossing)} / {_db(shift)} dB"
+        assert rows[label] == [as_in_readme(b) for b in dense["coded_ber"][key]] + [gaps], label
