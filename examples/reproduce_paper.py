@@ -14,8 +14,9 @@ shipped model and from the perfect-CSI receiver. Each
 command is written to ``OUT/commands.txt`` and run in turn; re-running
 the script resumes (a finished profile and a finished first sweep are
 kept, the sweeps reuse finished runs and resume the interrupted one),
-and the same budget and seeds give the same numbers. ``OUT/reproduction.json`` puts each of the paper's items
-beside ours: the file that shows it and its numbers.
+and the same budget and seeds give the same numbers.
+``OUT/reproduction.json`` puts each of the paper's items beside ours: the
+file that shows it and its numbers.
 """
 
 from __future__ import annotations

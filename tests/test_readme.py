@@ -342,28 +342,38 @@ def _db(value: float) -> str:
     return "0" if round(value, 2) == 0 else f"{value:.2f}"
 
 
+def _in_db(cells: list[str]) -> str:
+    """Gaps joined by " / ", with " dB" after them unless none is a number other than 0."""
+    text = " / ".join(cells)
+    return text if all(c in ("0", "not reached") for c in cells) else f"{text} dB"
+
+
+def _rows_by_label(lines: list[str], header: int) -> dict[str, list[str]]:
+    """A table's rows by their label, bold marks dropped."""
+    return {cells[0].strip("*"): [c.strip("*") for c in cells[1:]] for cells in table_rows(lines, header)}
+
+
 def test_the_export_tables_in_benchmarks_md_are_export_json():
     report = json.loads(EXPORT_JSON.read_text())
     lines = BENCHMARKS.read_text().splitlines()
     header = lines.index("| | 15 dB | 20 dB | 25 dB | SINR loss at 20 / 25 dB | gap at coded BER 1e-2 |")
     assert [float(s) for s in report["sinr_db"]] == [15.0, 20.0, 25.0]
-    rows = {cells[0].strip("*"): [c.strip("*") for c in cells[1:]] for cells in table_rows(lines, header)}
+    rows = _rows_by_label(lines, header)
     assert set(rows) == set(EXPORT_ROWS), rows
     for label, key in EXPORT_ROWS.items():
         loss = report["sinr_loss_db_vs_keras_float"][key][1:]
         gap = report["sinr_gap_db_at_coded_ber_1e-2"][key]
         expected = [as_in_readme(b) for b in report["ber"][key]["uncoded_ber"]]
-        expected += [" / ".join(_db(x) for x in loss) + ("" if all(_db(x) == "0" for x in loss) else " dB"),
-                     _db(gap) + ("" if _db(gap) == "0" else " dB")]
+        expected += [_in_db([_db(x) for x in loss]), _in_db([_db(gap)])]
         assert rows[label] == expected, label
     dense = report["coded_ber_1e-2_dense"]
     header = next(i for i, line in enumerate(lines) if line.startswith("| | 17 dB | 18 dB |"))
     assert re.findall(r"(\d+) dB", lines[header]) == [f"{s:g}" for s in dense["sinr_db"]]
-    rows = {cells[0].strip("*"): [c.strip("*") for c in cells[1:]] for cells in table_rows(lines, header)}
+    rows = _rows_by_label(lines, header)
     assert set(rows) == set(DENSE_ROWS), rows
     for label, key in DENSE_ROWS.items():
         crossing, shift = dense["gap_db_at_coded_ber_1e-2"][key], dense["shift_db_least_squares"][key]
         crossing = "not reached" if isinstance(crossing, str) else _db(crossing)  # the grid misses 1e-2
-        gaps = f"{crossing} / {_db(shift)}" + ("" if _db(shift) == "0" else " dB")
+        gaps = _in_db([crossing, _db(shift)])
         gaps = "0" if gaps == "0 / 0" else gaps
         assert rows[label] == [as_in_readme(b) for b in dense["coded_ber"][key]] + [gaps], label
