@@ -19,7 +19,10 @@ measures on the CPU, for the Keras model and each file:
   robustness to int8), against the same Keras float reference;
 - latency per slot at batch 1 (best of --repeats rounds over the same
   slots; the ratio is against the Keras float model measured in the same
-  run; the Keras model's batched throughput is recorded too);
+  run; the Keras model's batched throughput is recorded too), also of the
+  float and int8 files as the converter writes them, their depthwise
+  convolutions of depth multiplier 2 kept (rows ..._depth_multiplier_kept:
+  what `deeprx_tf.depthwise`'s rewrite saves);
 - uncoded BER, coded BER and BLER at three SINR points of the checkpoint's
   scenario through the full link (`TFLiteReceiver` vs `DeepRxReceiver`),
   same seed for all, and each file's SINR loss against Keras float at the
@@ -164,6 +167,7 @@ def main():
                                  num_calibration_slots=args.calibration_slots, seed=0)
             exports[fmt] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
                             "export_seconds": time.perf_counter() - start,
+                            "depth_multiplier_rewrite": info["depth_multiplier_rewrite"],
                             "edgetpu_ops_mappable": f"{info['edgetpu_op_report']['num_mappable']}/"
                                                     f"{info['edgetpu_op_report']['num_ops']}"}
         # the converter's own calibration (min and max over all slots), for comparison
@@ -186,17 +190,29 @@ def main():
                 exports[name] = {"bytes": info["bytes"], "input": info["input"], "output": info["output"],
                                  "checkpoint": str(args.qat_checkpoint), "calibration": info["calibration"],
                                  "dilation_rewrite": info.get("dilation_rewrite")}
+        # the converter's graph, its depthwise convolutions of depth multiplier 2 kept: latency only
+        # (int8 computes the same integers, float the same logits within 1e-5: `rewrite_depth_multipliers`)
+        kept = {}
+        for fmt in ("float", "int8"):
+            kept[fmt] = Path(tmp) / f"deeprx_{fmt}_depth_multiplier_kept.tflite"
+            export_deeprx(keras_model, fmt, kept[fmt], link, model_config=loaded.config,
+                          num_calibration_slots=args.calibration_slots, seed=0, unit_depth_multiplier=False)
         tflite = {fmt: TFLiteModel(path) for fmt, path in files.items()}
 
+        print(f"exported {len(files) + len(kept)} files; measuring the latency per slot", flush=True)
         # latency per slot, batch 1, on the same slots (features from the link, other seed)
         features = calibration_features(link, args.latency_slots, seed=1, model_config=loaded.config)
         keras_fn = tf.function(lambda f: keras_model(f, training=False))
         latency = {"keras_float": per_slot_latency(lambda f: keras_fn(f).numpy(), features, args.repeats)}
         for fmt, model in tflite.items():
             latency[f"tflite_{fmt}"] = per_slot_latency(model.predict, features, args.repeats)
+        for fmt, path in kept.items():
+            latency[f"tflite_{fmt}_depth_multiplier_kept"] = per_slot_latency(TFLiteModel(path).predict,
+                                                                             features, args.repeats)
         batched = per_slot_latency(lambda f: keras_fn(np.repeat(f, 16, 0)).numpy(), features[:8],
                                    args.repeats) / 16
 
+        print("latency measured; BER through the link", flush=True)
         # BER through the full link, same seed for every receiver
         config = loaded.config
         receivers = {"keras_float": lambda tx: DeepRxReceiver(tx, keras_model, config=config)}
@@ -270,6 +286,10 @@ def main():
         lat = (f"{latency[name] * 1e3:7.2f} ms/slot ({latency['keras_float'] / latency[name]:.2f} x "
                "Keras float speed)" if name in latency else "")
         print(f"{name:<22} {lat:<40} uncoded BER at {args.sinr} dB: {ber}  SINR loss [dB]: {sl}")
+    for name in latency:
+        if name.endswith("_depth_multiplier_kept"):
+            print(f"{name:<40} {latency[name] * 1e3:7.2f} ms/slot "
+                  f"({latency['keras_float'] / latency[name]:.2f} x Keras float speed)")
     print(f"Keras float batched (16): {batched * 1e3:.2f} ms/slot")
     print(f"coded BER at {args.gap_sinr} dB, {dense_gap['slots_per_point']} slots per point:")
     for name, ber in dense_gap["coded_ber"].items():

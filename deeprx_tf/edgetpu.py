@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
+from deeprx_tf.flatbuffer import op_name, read_model, type_name
+
 #: TFLite builtin ops the Edge TPU compiler maps (Coral's "TensorFlow models on the Edge TPU"
 #: supported-operations table), as TFLite's BuiltinOperator names.
 EDGETPU_SUPPORTED_OPS = frozenset({
@@ -128,10 +130,6 @@ def dilated_layers(model: keras.Model) -> list[str]:
 
 # --- the op report ------------------------------------------------------------------------------
 
-def _enum_names(enum_class) -> dict[int, str]:
-    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
-
-
 def _tensors(subgraph, indices) -> list:
     """An op's tensors (index -1 marks an omitted optional input)."""
     return [subgraph.tensors[i] for i in (indices if indices is not None else []) if i >= 0]
@@ -149,19 +147,11 @@ def read_ops(tflite_model: bytes) -> list[dict]:
         tensors (not its weights) and, for convolutions, ``dilation``
         ``[h, w]``.
     """
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromPackedBuf(bytearray(tflite_model), 0)
-    op_names, type_names = _enum_names(schema.BuiltinOperator), _enum_names(schema.TensorType)
+    model = read_model(tflite_model)
     subgraph = model.subgraphs[0]
     ops = []
     for index, op in enumerate(subgraph.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        name = op_names.get(builtin, str(builtin))
-        if name == "CUSTOM":
-            custom = code.customCode or b""
-            name = f"CUSTOM:{custom.decode() if isinstance(custom, bytes) else custom}"
+        name = op_name(model, op)
         inputs, outputs = _tensors(subgraph, op.inputs), _tensors(subgraph, op.outputs)
         # activations: the tensors without constant data (weights and biases have a buffer)
         activations = [t for t in inputs + outputs
@@ -169,8 +159,8 @@ def read_ops(tflite_model: bytes) -> list[dict]:
                                and len(model.buffers[t.buffer].data))]
         entry = {
             "index": index, "op": name,
-            "input_types": [type_names[t.type] for t in inputs],
-            "output_types": [type_names[t.type] for t in outputs],
+            "input_types": [type_name(t) for t in inputs],
+            "output_types": [type_name(t) for t in outputs],
             "rank_gt1": max((int(np.sum(np.asarray(t.shape) > 1)) for t in activations
                              if t.shape is not None), default=0),
         }

@@ -10,7 +10,9 @@ the graph rewrites it went through and its Edge TPU op report.
 normalizations folded away (`deeprx_tf.fold`), checked against the
 original before conversion: fewer ops, and in int8 fewer roundings; a
 quantization-aware-trained model was trained in that same graph
-(`deeprx_tf.qat`).
+(`deeprx_tf.qat`). Every file's depthwise convolutions then have a depth
+multiplier of 1 (`deeprx_tf.depthwise`), checked against the converter's
+file: LiteRT's fast kernels run them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.depthwise import unit_depth_multipliers
 from deeprx_tf.edgetpu import dilated_layers, op_report, run_edgetpu_compiler, undilate
 from deeprx_tf.link_fit import LinkShape, check_model_fits
 from deeprx_tf.fold import fold_batch_norms
@@ -51,17 +54,21 @@ REWRITE_CHECK_SLOTS = 16
 QAT_REWRITE_MIN_SIGN_AGREEMENT = 0.999
 
 
-def _check_same_function(model, rewritten, features: np.ndarray, what: str) -> dict:
-    """``{"max_abs_diff", "max_abs_logit"}`` of a rewritten model against the original;
-    `RuntimeError` if they differ by more than `REWRITE_TOLERANCE` (relative)."""
-    reference = model.predict(features, batch_size=8, verbose=0)
-    outputs = rewritten.predict(features, batch_size=8, verbose=0)
+def _compare_logits(reference: np.ndarray, outputs: np.ndarray, what: str, tolerance: float) -> dict:
+    """``{"max_abs_diff", "max_abs_logit"}`` of a rewrite's logits against the original's;
+    `RuntimeError` if they differ by more than ``tolerance`` (relative)."""
     max_diff = float(np.max(np.abs(outputs - reference)))
     scale = max(1.0, float(np.max(np.abs(reference))))
-    if max_diff > REWRITE_TOLERANCE * scale:
+    if max_diff > tolerance * scale:
         raise RuntimeError(f"the {what} model differs from the original by {max_diff:.3g} "
                            f"(logits up to {scale:.3g}); not exporting")
     return {"max_abs_diff": max_diff, "max_abs_logit": scale}
+
+
+def _check_same_function(model, rewritten, features: np.ndarray, what: str) -> dict:
+    """`_compare_logits` of two Keras models at `REWRITE_TOLERANCE`."""
+    return _compare_logits(model.predict(features, batch_size=8, verbose=0),
+                           rewritten.predict(features, batch_size=8, verbose=0), what, REWRITE_TOLERANCE)
 
 
 def fold_for_export(model, features: np.ndarray):
@@ -121,6 +128,40 @@ def rewrite_for_edgetpu(model, features: np.ndarray):
     check = {"layers": dilated_layers(model)}
     check.update(_check_same_function(model, rewritten, features, "undilated"))
     return rewritten, check
+
+
+def rewrite_depth_multipliers(flatbuffer: bytes, features: np.ndarray, quantized: bool):
+    """`deeprx_tf.depthwise.unit_depth_multipliers` and check that the rewritten file computes the
+    same logits: bit for bit if ``quantized`` (the rewrite only reorders integer sums), else
+    within `REWRITE_TOLERANCE`.
+
+    Parameters
+    ----------
+    flatbuffer : bytes
+        A ``.tflite`` file (`convert_to_tflite`).
+    features : [batch, num_ofdm_symbols, num_subcarriers, channels], float32
+        Inputs to compare the two files on.
+    quantized : bool
+        Whether the file computes in integers.
+
+    Returns
+    -------
+    (bytes, dict)
+        The rewritten file and ``{"rewritten", "kept", "max_abs_diff", "max_abs_logit"}``.
+
+    Raises
+    ------
+    RuntimeError
+        If the outputs differ more than that.
+    """
+    from deeprx_tf.litert import TFLiteModel
+
+    rewritten, info = unit_depth_multipliers(flatbuffer)
+    if info["rewritten"]:
+        info.update(_compare_logits(TFLiteModel(flatbuffer).predict(features),
+                                    TFLiteModel(rewritten).predict(features),
+                                    "depth-multiplier-rewritten", 0.0 if quantized else REWRITE_TOLERANCE))
+    return rewritten, info
 
 
 def _check_qat_rewrite(quantized, rewritten, features: np.ndarray) -> float:
@@ -238,7 +279,8 @@ def calibration_features(link_config: LinkConfig, num_slots: int, seed: int = 0,
 def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
                   num_calibration_slots: int = DEFAULT_CALIBRATION_SLOTS, seed: int = 0, overwrite: bool = False,
                   metadata: dict | None = None, qat_model=None,
-                  calibration: str = "batch-mean", model_config: DeepRxConfig | None = None) -> dict:
+                  calibration: str = "batch-mean", model_config: DeepRxConfig | None = None,
+                  unit_depth_multiplier: bool = True) -> dict:
     """Export a DeepRx model for one scenario's grid to ``out`` (.tflite) and its JSON sidecar.
 
     Parameters
@@ -274,6 +316,11 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         The architecture, for its optional inputs (recorded in the sidecar
         for `deeprx_tf.TFLiteReceiver`); by default the one ``model``
         carries (`deeprx_tf.model.config_of`), else the published inputs.
+    unit_depth_multiplier : bool
+        Rewrite the file's depthwise convolutions of depth multiplier 2 into
+        a channel repeat and multiplier 1 (`rewrite_depth_multipliers`):
+        the same logits, run by LiteRT's fast kernels. `False` keeps the
+        converter's graph (to compare).
 
     Returns
     -------
@@ -317,6 +364,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
     model = _model_to_convert(model, spec, calibration, qat_model, features, info)
     log.info("converting to TFLite (%s)", fmt)
     flatbuffer = convert_to_tflite(model, fmt, grid_shape, features)
+    if unit_depth_multiplier:
+        log.info("rewriting the depthwise convolutions' depth multipliers")
+        flatbuffer, info["depth_multiplier_rewrite"] = rewrite_depth_multipliers(
+            flatbuffer, features[:REWRITE_CHECK_SLOTS], spec.quantized)
     info.update(io_details(flatbuffer), bytes=len(flatbuffer))
     info["edgetpu_op_report"] = op_report(flatbuffer)
     write_atomic(out, lambda tmp: Path(tmp).write_bytes(flatbuffer))

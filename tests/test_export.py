@@ -13,6 +13,7 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker
 from deeprx_tf.edgetpu import EDGETPU_SUPPORTED_OPS, dilated_layers, op_report, undilate, zero_stuff
 from deeprx_tf.export import export_deeprx, sidecar_path
+from deeprx_tf.flatbuffer import op_name, read_model
 from deeprx_tf.fold import fold_batch_norms
 from deeprx_tf.litert import TFLiteModel, TFLiteReceiver
 from deeprx_tf.losses import masked_bce
@@ -109,6 +110,79 @@ def test_edgetpu_graph_is_all_mappable(exports):
     features = np.random.default_rng(0).normal(size=(2, 14, 12, TINY.num_input_channels)).astype(np.float32)
     assert np.mean(np.sign(TFLiteModel(path).predict(features)) == np.sign(int8.predict(features))) > 0.99
     assert "available" in info["edgetpu_compiler"]
+
+
+def _depthwise_multipliers(tflite: bytes) -> list[int]:
+    """The depth multiplier (from the shapes, as LiteRT reads it) of each DEPTHWISE_CONV_2D of a file."""
+    model = read_model(tflite)
+    subgraph = model.subgraphs[0]
+    return [int(subgraph.tensors[op.inputs[1]].shape[-1]) // int(subgraph.tensors[op.inputs[0]].shape[-1])
+            for op in subgraph.operators if op_name(model, op) == "DEPTHWISE_CONV_2D"]
+
+
+def test_exported_depthwise_convolutions_have_unit_multipliers(exports):
+    blocks = len(TINY.block_filters)
+    for fmt in FIXTURE_FORMATS:
+        path, info = exports[fmt]
+        # both depthwise convolutions of each block (depth multiplier 2) as a repeat and multiplier 1
+        assert TINY.depth_multiplier == 2 and info["depth_multiplier_rewrite"]["rewritten"] == 2 * blocks
+        assert info["depth_multiplier_rewrite"]["kept"] == 0
+        assert set(_depthwise_multipliers(path.read_bytes())) == {1}, fmt
+        assert op_report(path.read_bytes())["op_counts"]["CONCATENATION"] == 2 * blocks
+    assert exports["float"][1]["depth_multiplier_rewrite"]["max_abs_diff"] > 0  # float: another summation order
+    for fmt in ("int8", "edgetpu"):
+        assert exports[fmt][1]["depth_multiplier_rewrite"]["max_abs_diff"] == 0, fmt  # int8: bit for bit
+
+
+@pytest.mark.parametrize("fmt", ["float", "int8"])
+def test_the_depth_multiplier_rewrite_keeps_the_function(fmt):
+    """On a graph of its own: the file's integer (or float) outputs before and after, and a depthwise
+    convolution that an ADD reads (which cannot take the new channel order) left as it is."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from deeprx_tf.depthwise import unit_depth_multipliers
+    from deeprx_tf.export import convert_to_tflite
+
+    keras.utils.set_random_seed(5)
+    x = inputs = keras.Input((4, 6, 3))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=3, dilation_rate=(1, 2),
+                                     activation="relu")(x)
+    x = keras.layers.Conv2D(5, 1)(x)
+    y = keras.layers.DepthwiseConv2D(1, depth_multiplier=2)(x)  # read by the ADD: kept
+    model = keras.Model(inputs, keras.layers.Add()([y, keras.layers.Conv2D(10, 1)(x)]))
+    features = np.random.default_rng(0).normal(size=(8, 4, 6, 3)).astype(np.float32)
+    before = convert_to_tflite(model, fmt, (4, 6), features)
+    after, info = unit_depth_multipliers(before)
+    assert info == {"rewritten": 1, "kept": 1}
+    assert _depthwise_multipliers(before) == [3, 2] and _depthwise_multipliers(after) == [1, 2]
+
+    def outputs(tflite):
+        interpreter = Interpreter(model_content=tflite)
+        interpreter.allocate_tensors()
+        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+        values = []
+        for slot in features:
+            if fmt == "int8":
+                scale, zero = inp["quantization"]
+                slot = np.clip(np.round(slot / scale) + zero, -128, 127).astype(np.int8)
+            interpreter.set_tensor(inp["index"], slot[None])
+            interpreter.invoke()
+            values.append(interpreter.get_tensor(out["index"]).copy())
+        return np.stack(values)
+
+    if fmt == "int8":
+        np.testing.assert_array_equal(outputs(after), outputs(before))
+    else:
+        np.testing.assert_allclose(outputs(after), outputs(before), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(outputs(after)[:, 0], model.predict(features, verbose=0), rtol=1e-4,
+                                   atol=1e-4)
+    assert unit_depth_multipliers(after) == (after, {"rewritten": 0, "kept": 1})  # nothing left to do
+    # the reordered weights replace the old ones: no buffer of data is left that no tensor reads
+    rewritten = read_model(after)
+    read = ({tensor.buffer for tensor in rewritten.subgraphs[0].tensors}
+            | {entry.buffer for entry in rewritten.metadata or []})  # the converter's metadata
+    assert all(index in read for index, buffer in enumerate(rewritten.buffers)
+               if buffer.data is not None and len(buffer.data))
 
 
 def llr_sign_agreement(tflite_paths: dict, model, link_config) -> dict:
