@@ -15,6 +15,7 @@ Each example is ``(features, target)``:
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -122,12 +123,18 @@ def draw_sinr(rng: np.random.Generator, size: int, sinr_db: tuple[float, float],
     return sinr.astype(np.float32)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The data seed of one epoch of a run of data seed ``seed`` (`training_dataset`)."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
 def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
                      channel_models: Sequence[str] = TRAIN_CHANNEL_MODELS,
                      dmrs_symbols: Sequence[int] = (1, 2), prefetch: int = 4,
                      model_config: DeepRxConfig | None = None, privileged: Sequence[str] = (),
                      sinr_floor_fraction: float = 0.0,
-                     sinr_floor_db: tuple[float, float] = (25.0, 40.0)) -> tf.data.Dataset:
+                     sinr_floor_db: tuple[float, float] = (25.0, 40.0),
+                     steps_per_epoch: int | None = None, first_epoch: int = 0) -> tf.data.Dataset:
     """An endless, reproducible `tf.data.Dataset` of training batches.
 
     Each batch comes from one (channel model, DMRS count) pair drawn at
@@ -141,6 +148,12 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     `LinkBatchMaker`); ``sinr_floor_fraction`` of the slots draw their SINR
     in ``sinr_floor_db`` instead (`draw_sinr`).
 
+    With ``steps_per_epoch``, each epoch's batches are drawn from a seed
+    of their own (`epoch_seed` of ``seed`` and the epoch), and the stream
+    starts at ``first_epoch``: a run resumed at epoch ``e`` trains on the
+    batches it would have seen uninterrupted. Without it, the whole
+    stream comes from ``seed``.
+
     Returns
     -------
     tf.data.Dataset
@@ -151,13 +164,19 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     makers = _makers(config, channel_models, dmrs_symbols, model_config, privileged)
     layout = makers[0].layout
 
-    def generate():
-        rng, floor_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-        sionna_config.seed = seed
-        while True:
+    def batches(stream_seed: int, count: int | None):
+        rng, floor_rng = np.random.default_rng(stream_seed), np.random.default_rng([stream_seed, 1])
+        sionna_config.seed = stream_seed
+        for _ in itertools.repeat(None) if count is None else range(count):
             maker = makers[rng.integers(len(makers))]
             yield maker(batch_size, draw_sinr(rng, batch_size, config.sinr_db, sinr_floor_fraction,
                                               sinr_floor_db, floor_rng))
+
+    def generate():
+        if steps_per_epoch is None:
+            yield from batches(seed, None)
+        for epoch in itertools.count(first_epoch):
+            yield from batches(epoch_seed(seed, epoch), steps_per_epoch)
 
     grid = [batch_size, layout.num_ofdm_symbols, layout.fft_size]
     num_channels = (model_config or DeepRxConfig(**link_dimensions(config))).num_input_channels

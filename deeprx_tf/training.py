@@ -33,7 +33,7 @@ from link_sim.errors import InputError
 from link_sim.metrics import geometric_mean_ber
 from link_sim.results import read_json, write_json
 
-#: File in a training folder listing each (resumed) run with its data seed.
+#: File in a training folder listing each (resumed) run with its data seed and first epoch.
 RUNS_FILE = "runs.json"
 # training batches whose float activations set the QAT model's initial int8 ranges
 QAT_CALIBRATION_BATCHES = 32
@@ -315,12 +315,23 @@ def _resume_or_start_anew(out: Path, model_config: DeepRxConfig, link_config: Li
                          "resume it with its own options, or start anew (deeprx: --overwrite)")
 
 
+def _backup_epoch(out: Path) -> int:
+    """The epoch a run in ``out`` resumes at: one past the last epoch Keras' ``BackupAndRestore``
+    saved in the chief's backup, 0 without one."""
+    latest = tf.train.latest_checkpoint(str(out / BACKUP / "chief"))
+    if latest is None:
+        return 0
+    return int(tf.train.load_variable(latest, "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
 def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strategy,
                command: str | None) -> tuple[list[dict], int, bool]:
     """Record this run (fresh or resumed) in ``out/runs.json``.
 
-    A resumed run must not replay the batches the first run already saw:
-    run k (0 for a fresh start) draws its data from ``seed + 1000 k``.
+    A resumed run trains on the batches an uninterrupted one would have
+    seen from the epoch it resumes at: each epoch's data has a seed of its
+    own (`deeprx_tf.dataset.training_dataset`), so every run of a training
+    has the data seed ``seed`` and differs by its ``first_epoch``.
     Only the chief writes into ``out`` (a multi-worker cluster shares it),
     and only once every worker has read ``runs.json``: an all-reduce is the
     barrier.
@@ -329,22 +340,22 @@ def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strateg
     -------
     runs : list of dict
         Every run of this training, this one last.
-    data_seed : int
-        This run's data seed.
+    first_epoch : int
+        The epoch this run starts at.
     chief : bool
         Whether this worker writes the outputs.
     """
     runs = read_json(out / RUNS_FILE, "training runs") if (out / RUNS_FILE).is_file() else []
     if not (out / BACKUP).is_dir():
         runs = []
-    data_seed = train_config.seed + 1000 * len(runs)
+    first_epoch = _backup_epoch(out)  # where Keras resumes
     runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                 "data_seed": data_seed, "command": command})
+                 "data_seed": train_config.seed, "first_epoch": first_epoch, "command": command})
     chief = dist.extended.should_checkpoint
     dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(lambda: tf.constant(1.0)), axis=None)
     if chief:
         write_json(out / RUNS_FILE, runs)
-    return runs, data_seed, chief
+    return runs, first_epoch, chief
 
 
 @dataclasses.dataclass
@@ -471,8 +482,9 @@ def train_deeprx(model_config: DeepRxConfig, link_config: LinkConfig, train_conf
         on_start()
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(train_config.seed)
-    runs, data_seed, chief = _start_run(out, train_config, dist, command)
-    data = training_dataset(link_config, train_config.batch_size, seed=data_seed,
+    runs, first_epoch, chief = _start_run(out, train_config, dist, command)
+    data = training_dataset(link_config, train_config.batch_size, seed=train_config.seed,
+                            steps_per_epoch=train_config.steps_per_epoch, first_epoch=first_epoch,
                             channel_models=train_config.channel_models,
                             dmrs_symbols=train_config.dmrs_symbols, model_config=model_config,
                             privileged=train_config.privileged_signals(),

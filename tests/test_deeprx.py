@@ -321,6 +321,18 @@ def test_dataset_is_reproducible_and_shaped(tiny_config):
     assert training_dataset(tiny_config, 4).options().autotune.enabled is False
 
 
+def test_a_stream_of_epochs_starts_at_any_epoch(tiny_config):
+    """With steps per epoch, the stream started at epoch 1 is the full stream without its first epoch."""
+    def batches(first_epoch, count):
+        ds = training_dataset(tiny_config, 2, seed=4, channel_models=("TDL-B", "CDL-C"), steps_per_epoch=2,
+                              first_epoch=first_epoch, prefetch=1)
+        return [features.numpy() for features, _ in ds.take(count)]
+    full, resumed = batches(0, 4), batches(1, 2)
+    for a, b in zip(full[2:], resumed):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(full[0], full[2])  # epochs differ
+
+
 def test_tiny_model_loss_falls(tiny_config):
     keras.utils.set_random_seed(0)
     maker = LinkBatchMaker(tiny_config)
@@ -442,6 +454,41 @@ def test_a_diverging_run_stops_and_a_resume_keeps_its_options(tmp_path, tiny_con
         train_deeprx(TINY, tiny_config, dataclasses.replace(config, steps=7), tmp_path / "ok", verbose=0)
     with pytest.raises(ValueError, match="scenario num_prb"):
         train_deeprx(TINY, tiny_config.replace(num_prb=2), config, tmp_path / "ok", verbose=0)
+
+
+INTERRUPTED_AFTER_FIRST_EPOCH = r"""
+import link_sim, os, sys
+import tf_keras as keras
+from deeprx_tf.config import DeepRxConfig
+from deeprx_tf.training import TrainConfig, train_deeprx
+from link_sim import LinkConfig
+log_epoch = keras.callbacks.CSVLogger.on_epoch_end
+def crash(self, epoch, logs=None):  # the process dies once epoch 0 is backed up and logged
+    log_epoch(self, epoch, logs)
+    os._exit(3)
+keras.callbacks.CSVLogger.on_epoch_end = crash
+train_deeprx(DeepRxConfig().scaled(0.0625), LinkConfig(num_prb=1),
+             TrainConfig(steps=4, batch_size=2, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
+                         validation_sinr_db=(20.0,), channel_models=("TDL-C", "CDL-B"), dmrs_symbols=(1,),
+                         batch_norm_slots=4), sys.argv[1], verbose=0)
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_run_trains_on_the_batches_of_an_uninterrupted_one(tmp_path):
+    """A run killed after its first epoch and resumed ends with the weights of one never interrupted."""
+    config = TrainConfig(steps=4, batch_size=2, steps_per_epoch=2, warmup_steps=0, validation_slots=4,
+                         validation_sinr_db=(20.0,), channel_models=("TDL-C", "CDL-B"), dmrs_symbols=(1,),
+                         batch_norm_slots=4)
+    crashed = subprocess.run([sys.executable, "-c", INTERRUPTED_AFTER_FIRST_EPOCH, str(tmp_path / "resumed")],
+                             capture_output=True, text=True, timeout=600)
+    assert crashed.returncode == 3, crashed.stderr[-2000:]
+    card = train_deeprx(TINY, LinkConfig(num_prb=1), config, tmp_path / "resumed", verbose=0)
+    assert [(run["data_seed"], run["first_epoch"]) for run in card["runs"]] == [(0, 0), (0, 1)]
+    train_deeprx(TINY, LinkConfig(num_prb=1), config, tmp_path / "whole", verbose=0)
+    resumed, whole = (load_checkpoint(tmp_path / name).model.get_weights() for name in ("resumed", "whole"))
+    for a, b in zip(resumed, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 MIRRORED = r"""
