@@ -367,7 +367,8 @@ def test_the_export_tables_in_benchmarks_md_are_export_json():
         expected += [_in_db([_db(x) for x in loss]), _in_db([_db(gap)])]
         assert rows[label] == expected, label
     dense = report["coded_ber_1e-2_dense"]
-    header = next(i for i, line in enumerate(lines) if line.startswith("| | 17 dB | 18 dB |"))
+    header = next(i for i, line in enumerate(lines)
+                  if line.endswith("| gap at 1e-2: crossing / least-squares shift |"))
     assert re.findall(r"(\d+) dB", lines[header]) == [f"{s:g}" for s in dense["sinr_db"]]
     rows = _rows_by_label(lines, header)
     assert set(rows) == set(DENSE_ROWS), rows
@@ -377,3 +378,29 @@ def test_the_export_tables_in_benchmarks_md_are_export_json():
         gaps = _in_db([crossing, _db(shift)])
         gaps = "0" if gaps == "0 / 0" else gaps
         assert rows[label] == [as_in_readme(b) for b in dense["coded_ber"][key]] + [gaps], label
+
+
+#: docs/benchmarks.md's latency table: row label -> its key in export.json
+LATENCY_ROWS = {
+    "Keras float (TensorFlow, graph mode)": "keras_float",
+    "TFLite float": "tflite_float",
+    "TFLite float, depth multiplier 2 kept": "tflite_float_depth_multiplier_kept",
+    "TFLite int8, batch-mean": "tflite_int8",
+    "TFLite int8, minmax": "tflite_int8_minmax",
+    "TFLite int8 of the QAT fine-tune, batch-mean": "tflite_int8_qat",
+    "TFLite int8 of the QAT fine-tune, learned ranges": "tflite_int8_qat_learned",
+    "TFLite int8, depth multiplier 2 kept": "tflite_int8_depth_multiplier_kept",
+    "TFLite int16x8": "tflite_int16x8",
+    "TFLite edgetpu graph, on the CPU": "tflite_edgetpu",
+}
+
+
+def test_the_latency_table_in_benchmarks_md_is_export_json():
+    report = json.loads(EXPORT_JSON.read_text())
+    lines = BENCHMARKS.read_text().splitlines()
+    header = lines.index("| per slot, batch 1 | ms | x Keras float speed |")
+    rows = _rows_by_label(lines, header)
+    assert set(rows) == set(LATENCY_ROWS), rows
+    for label, key in LATENCY_ROWS.items():
+        ms, ratio = report["latency_ms_per_slot_batch1"][key], report["latency_ratio_vs_keras_float"][key]
+        assert rows[label] == [f"{ms:.3g}", f"{ratio:.2f}"], label
