@@ -404,3 +404,28 @@ def test_the_latency_table_in_benchmarks_md_is_export_json():
     for label, key in LATENCY_ROWS.items():
         ms, ratio = report["latency_ms_per_slot_batch1"][key], report["latency_ratio_vs_keras_float"][key]
         assert rows[label] == [f"{ms:.3g}", f"{ratio:.2f}"], label
+
+
+def test_the_stopped_capacity_experiment_is_its_learning_curves():
+    """docs/REPRODUCTION.md and the KD plan's amendment: the 12,500-step capacity check, from the runs'
+    history.csv (epoch 13 and 25 of 25) and student_size.json."""
+    import csv
+
+    folder = ROOT / "examples" / "results" / "reproduction" / "kd_capacity_12500"
+
+    def gmber(run: str) -> list[float]:
+        with open(folder / "runs" / run / "history.csv", newline="") as f:
+            return [float(row["val_gmber"]) for row in csv.DictReader(f)]
+
+    small, student = gmber("scratch_x0.0625"), gmber("scratch_x0.125")
+    assert len(small) == len(student) == 25
+    sizes = {row["run"]: row["val_gmber"] for row in json.loads((folder / "student_size.json").read_text())["rows"]}
+    assert sizes == {"scratch_x0.0625": small[-1], "scratch_x0.125": student[-1]}
+    reproduction = " ".join(REPRODUCTION.read_text().split())
+    assert (f"improved by {student[12] - student[24]:.3f} in Geometric Mean BER over the second half of its "
+            f"schedule ({student[12]:.3f} after epoch 13, {student[24]:.3f} after epoch 25)") in reproduction
+    assert f"x0.0625 was flat at {small[-1]:.3f}" in reproduction
+    plan = " ".join((ROOT / "docs" / "kd_capacity_plan.md").read_text().split())
+    assert (f"{student[12]:.3f} after epoch 13 and {student[24]:.3f} after epoch 25" in plan
+            and f"it improved by {student[12] - student[24]:.3f}, more than the 0.02" in plan)
+    assert f"improved by {small[12] - small[24]:.3f} over the same epochs, at {small[-1]:.3f}" in plan
