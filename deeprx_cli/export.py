@@ -83,6 +83,10 @@ def export(checkpoint, fmt, out, calibration_slots, calibration, seed, overwrite
         rewrite = info["dilation_rewrite"]
         click.echo(f"rewrote {len(rewrite['layers'])} dilated convolutions; largest logit difference "
                    f"{rewrite['max_abs_diff']:.2g} (logits up to {rewrite['max_abs_logit']:.3g})")
+    if info.get("depth_multiplier_rewrite", {}).get("rewritten"):
+        rewrite = info["depth_multiplier_rewrite"]
+        click.echo(f"rewrote {rewrite['rewritten']} depthwise convolutions with a depth multiplier as a channel "
+                   f"repeat and multiplier 1; largest logit difference {rewrite['max_abs_diff']:.2g}")
     if "edgetpu_compiler" in info:
         compiler = info["edgetpu_compiler"]
         click.echo(compiler["note"] if not compiler["available"] else

@@ -264,8 +264,9 @@ def test_export_folds_the_batch_norm_statistics_of_the_scenarios_dmrs_count(trai
 
 def test_export_says_what_it_does_and_hides_the_converters_log(trained, tmp_path, capfd):
     main(["export", "--checkpoint", str(trained), "--format", "float", "--out", str(tmp_path / "f.tflite")])
-    err = capfd.readouterr().err  # the process' stderr: what TensorFlow's C++ prints too
+    out, err = capfd.readouterr()  # the process' stderr: what TensorFlow's C++ prints too
     assert "simulating" in err and "folding the batch normalizations" in err and "converting to TFLite" in err
+    assert "depthwise convolutions with a depth multiplier as a channel repeat and multiplier 1" in out
     assert "W0000" not in err and "I0000" not in err and "mlir" not in err.lower()
 
 
