@@ -175,6 +175,7 @@ def training_dataset(config: LinkConfig, batch_size: int, seed: int = 0,
     def generate():
         if steps_per_epoch is None:
             yield from batches(seed, None)
+            return
         for epoch in itertools.count(first_epoch):
             yield from batches(epoch_seed(seed, epoch), steps_per_epoch)
 

@@ -2,11 +2,11 @@
 
 DeepRx's depthwise convolutions have a depth multiplier of 2: each input
 channel ``c`` feeds two output channels, ``c * 2`` and ``c * 2 + 1``.
-LiteRT's optimized kernels (its XNNPACK delegate, on by default, and its
-own int8 kernels) are written for a multiplier of 1; a larger one falls
-to a slower general path, in int8 much slower (``docs/benchmarks.md``
-measures both). `unit_depth_multipliers` rewrites the file into the same
-function with multiplier 1 everywhere:
+LiteRT (its XNNPACK delegate, on by default, and its own kernels) runs
+a multiplier of 1 much faster than a larger one, in int8 by an order of
+magnitude on the machine of ``docs/benchmarks.md``, which measures both.
+`unit_depth_multipliers` rewrites the file into the same function with
+multiplier 1 everywhere:
 
 - a CONCATENATION repeats the input ``m`` times along the channels
   (``[x, x]``: channel ``j * C + c`` is input channel ``c``), with the

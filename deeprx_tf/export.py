@@ -317,10 +317,10 @@ def export_deeprx(model, fmt: str, out: str | Path, link_config: LinkConfig,
         for `deeprx_tf.TFLiteReceiver`); by default the one ``model``
         carries (`deeprx_tf.model.config_of`), else the published inputs.
     unit_depth_multiplier : bool
-        Rewrite the file's depthwise convolutions of depth multiplier 2 into
-        a channel repeat and multiplier 1 (`rewrite_depth_multipliers`):
-        the same logits, run by LiteRT's fast kernels. `False` keeps the
-        converter's graph (to compare).
+        Rewrite the file's depthwise convolutions with a depth multiplier
+        (DeepRx's is 2) into a channel repeat and multiplier 1
+        (`rewrite_depth_multipliers`): the same logits, run by LiteRT's
+        fast kernels. `False` keeps the converter's graph (to compare).
 
     Returns
     -------
