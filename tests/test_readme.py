@@ -404,6 +404,15 @@ def test_the_latency_table_in_benchmarks_md_is_export_json():
     for label, key in LATENCY_ROWS.items():
         ms, ratio = report["latency_ms_per_slot_batch1"][key], report["latency_ratio_vs_keras_float"][key]
         assert rows[label] == [f"{ms:.3g}", f"{ratio:.2f}"], label
+    latency = report["latency_ms_per_slot_batch1"]
+    times = round(latency["tflite_int8_depth_multiplier_kept"] / latency["tflite_int8"])
+    assert f"the int8 file ran {times} times slower" in " ".join(BENCHMARKS.read_text().split())
+    assert f"the int8 file was {times} times slower" in " ".join((ROOT / "docs" / "export.md").read_text().split())
+    export_md = " ".join((ROOT / "docs" / "export.md").read_text().split())
+    plain = re.search(r"plain `int8` graph has (\d+) of (\d+) ops mappable", export_md).groups()
+    edgetpu = re.search(r"the `edgetpu` graph (\d+) of (\d+)", export_md).groups()
+    assert report["exports"]["int8"]["edgetpu_ops_mappable"] == "/".join(plain)
+    assert report["exports"]["edgetpu"]["edgetpu_ops_mappable"] == "/".join(edgetpu)
 
 
 def test_the_stopped_capacity_experiment_is_its_learning_curves():
