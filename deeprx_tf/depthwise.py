@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeprx_tf.flatbuffer import (builtin_code, operator_code_builtin, read_model, schema, type_name,
-                                  write_model)
+from deeprx_tf.flatbuffer import (builtin_code, constant_data, operator_code_builtin, read_model, schema,
+                                  type_name, write_model)
 
 #: Numpy type of a constant tensor's data, by TFLite tensor type name.
 _NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
@@ -40,11 +40,10 @@ _CONCATENATION_VERSIONS = {"FLOAT32": 1, "INT8": 2, "INT16": 3}
 
 def _constant(model, tensor) -> np.ndarray | None:
     """A tensor's constant data, shaped; `None` if the tensor has no buffer of data."""
-    buffer = model.buffers[tensor.buffer] if tensor.buffer else None
-    if buffer is None or buffer.data is None or len(buffer.data) == 0:
+    data = constant_data(model, tensor)
+    if data is None:
         return None
-    data = np.asarray(buffer.data, np.uint8).tobytes()
-    return np.frombuffer(data, _NUMPY_TYPES[type_name(tensor)]).reshape(tensor.shape)
+    return np.frombuffer(np.asarray(data, np.uint8).tobytes(), _NUMPY_TYPES[type_name(tensor)]).reshape(tensor.shape)
 
 
 def _set_constant(model, tensor, values: np.ndarray) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from deeprx_tf.flatbuffer import op_name, read_model, type_name
+from deeprx_tf.flatbuffer import constant_data, op_name, read_model, type_name
 
 #: TFLite builtin ops the Edge TPU compiler maps (Coral's "TensorFlow models on the Edge TPU"
 #: supported-operations table), as TFLite's BuiltinOperator names.
@@ -154,9 +154,7 @@ def read_ops(tflite_model: bytes) -> list[dict]:
         name = op_name(model, op)
         inputs, outputs = _tensors(subgraph, op.inputs), _tensors(subgraph, op.outputs)
         # activations: the tensors without constant data (weights and biases have a buffer)
-        activations = [t for t in inputs + outputs
-                       if not (t.buffer and model.buffers[t.buffer].data is not None
-                               and len(model.buffers[t.buffer].data))]
+        activations = [t for t in inputs + outputs if constant_data(model, t) is None]
         entry = {
             "index": index, "op": name,
             "input_types": [type_name(t) for t in inputs],

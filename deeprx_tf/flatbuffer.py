@@ -58,6 +58,15 @@ def op_name(model, op) -> str:
     return name
 
 
+def constant_data(model, tensor):
+    """A tensor's constant data (a buffer's bytes, ``uint8``), or `None` for a tensor computed at run
+    time (buffer 0 and empty buffers hold none)."""
+    buffer = model.buffers[tensor.buffer] if tensor.buffer else None
+    if buffer is None or buffer.data is None or len(buffer.data) == 0:
+        return None
+    return buffer.data
+
+
 def type_name(tensor) -> str:
     """A tensor's TFLite type name (``INT8``)."""
     return _enum_names("TensorType")[tensor.type]

@@ -406,9 +406,9 @@ def test_the_latency_table_in_benchmarks_md_is_export_json():
         assert rows[label] == [f"{ms:.3g}", f"{ratio:.2f}"], label
     latency = report["latency_ms_per_slot_batch1"]
     times = round(latency["tflite_int8_depth_multiplier_kept"] / latency["tflite_int8"])
-    assert f"the int8 file ran {times} times slower" in " ".join(BENCHMARKS.read_text().split())
-    assert f"the int8 file was {times} times slower" in " ".join((ROOT / "docs" / "export.md").read_text().split())
     export_md = " ".join((ROOT / "docs" / "export.md").read_text().split())
+    assert f"the int8 file ran {times} times slower" in " ".join(BENCHMARKS.read_text().split())
+    assert f"the int8 file was {times} times slower" in export_md
     plain = re.search(r"plain `int8` graph has (\d+) of (\d+) ops mappable", export_md).groups()
     edgetpu = re.search(r"the `edgetpu` graph (\d+) of (\d+)", export_md).groups()
     assert report["exports"]["int8"]["edgetpu_ops_mappable"] == "/".join(plain)
@@ -418,15 +418,11 @@ def test_the_latency_table_in_benchmarks_md_is_export_json():
 def test_the_stopped_capacity_experiment_is_its_learning_curves():
     """docs/REPRODUCTION.md and the KD plan's amendment: the 12,500-step capacity check, from the runs'
     history.csv (epoch 13 and 25 of 25) and student_size.json."""
-    import csv
+    from deeprx_tf.history import read_learning_curve
 
     folder = ROOT / "examples" / "results" / "reproduction" / "kd_capacity_12500"
-
-    def gmber(run: str) -> list[float]:
-        with open(folder / "runs" / run / "history.csv", newline="") as f:
-            return [float(row["val_gmber"]) for row in csv.DictReader(f)]
-
-    small, student = gmber("scratch_x0.0625"), gmber("scratch_x0.125")
+    small, student = (read_learning_curve(folder / "runs" / run)["val_gmber"]
+                      for run in ("scratch_x0.0625", "scratch_x0.125"))
     assert len(small) == len(student) == 25
     sizes = {row["run"]: row["val_gmber"] for row in json.loads((folder / "student_size.json").read_text())["rows"]}
     assert sizes == {"scratch_x0.0625": small[-1], "scratch_x0.125": student[-1]}
