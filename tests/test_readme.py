@@ -434,3 +434,24 @@ def test_the_stopped_capacity_experiment_is_its_learning_curves():
     assert (f"{student[12]:.3f} after epoch 13 and {student[24]:.3f} after epoch 25" in plan
             and f"it improved by {student[12] - student[24]:.3f}, more than the 0.02" in plan)
     assert f"improved by {small[12] - small[24]:.3f} over the same epochs, at {small[-1]:.3f}" in plan
+
+
+#: docs/benchmarks.md's table of the KD experiment's arms: row label -> its key in kd_cost.json
+KD_COST_ROWS = {"scratch": "scratch", "KD from the shipped model (x0.5)": "kd",
+                "KD from the perfect-CSI LMMSE receiver": "perfect_csi"}
+
+
+def test_the_kd_cost_table_in_benchmarks_md_is_kd_cost_json():
+    report = json.loads((ROOT / "benchmarks" / "results" / "kd_cost.json").read_text())
+    text = BENCHMARKS.read_text()
+    lines = text.splitlines()
+    rows = _rows_by_label(lines, lines.index("| arm | replayed, slots/s | live, slots/s | live, x scratch |"))
+    assert set(rows) == set(KD_COST_ROWS), rows
+    for label, arm in KD_COST_ROWS.items():
+        entry = report["by_arm"][arm]
+        assert rows[label] == [f"{entry['slots_per_s']['cached']:.3g}", f"{entry['slots_per_s']['live']:.3g}",
+                               f"{entry['slots_per_s_vs_scratch']['live']:.2f}"], label
+    prose = " ".join(text.split())
+    assert f"takes {report['teacher_share_live']:.0%} of a KD step".replace("%", " %") in prose
+    speedup = 1 / report["by_arm"]["kd"]["slots_per_s_vs_scratch"]["live"]
+    assert f"to scratch's pace, {speedup:.1f} times faster" in prose
