@@ -14,27 +14,12 @@ from pathlib import Path
 import sionna
 import tensorflow as tf
 
+from deeprx_tf.machine import cpu_description
 from link_sim.results import write_json
 
 RESULTS_DIR = Path(__file__).parent / "results"
 #: TensorFlow's oneDNN switch, read once when a process starts: the axis is run as one process per setting.
 ONEDNN_SETTINGS = {"onednn_off": "0", "onednn_on": "1"}
-_CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
-
-
-def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> dict:
-    """The CPU's model name and which of the vector instruction sets TensorFlow cares about it has."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {"cpu_model": model, "cpu_flags": [f for f in _CPU_FLAGS_OF_INTEREST if f in flags]}
 
 
 def write_result(path: Path, result: dict) -> Path:

@@ -60,6 +60,54 @@ def read_learning_curve(run_dir: str | Path, steps_per_epoch: int | None = None,
     return curve
 
 
+def slots_to_reach(curve: dict, level: float, metric: str = "val_gmber") -> int | None:
+    """The training slots a run had seen at the first epoch end where ``metric`` (lower is
+    better) was at or below ``level``.
+
+    Parameters
+    ----------
+    curve : dict
+        A `read_learning_curve` output.
+    level : float
+        The level to reach, say another run's final validation Geometric Mean BER.
+    metric : str
+        A column of the curve.
+
+    Returns
+    -------
+    int or None
+        Slots seen, `None` if the run never reached ``level``.
+    """
+    return next((slots for slots, value in zip(curve["slots"], curve[metric]) if value <= level), None)
+
+
+def training_pace(run_dir: str | Path) -> dict:
+    """How fast a finished run trained in its last session: what its card's
+    ``train_seconds_this_run`` timed (training, and each epoch's validation and checkpoints),
+    per training slot of that session.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished ``deeprx train`` (or ``distill``) folder.
+
+    Returns
+    -------
+    dict
+        ``{"seconds_per_slot": float, "slots": int, "machine": dict or None}``: the slots the
+        last session trained (from the epoch it resumed at to the end) and the CPU it ran on
+        (`deeprx_tf.machine.cpu_description`; `None` for a run recorded before runs named it).
+    """
+    meta = Path(run_dir) / MODEL_JSON
+    card = read_json(meta, "checkpoint").get("card", {})
+    if not card.get("complete"):
+        raise InputError(f"{meta} is not a finished run's card")
+    train, last = card["train"], card["runs"][-1]
+    slots = (card["steps_done"] - last["first_epoch"] * train["steps_per_epoch"]) * train["batch_size"]
+    return {"seconds_per_slot": card["train_seconds_this_run"] / slots, "slots": slots,
+            "machine": last.get("machine")}
+
+
 def plot_learning_curves(curves: dict[str, dict], path: str | Path, metric: str = "val_gmber",
                          title: str = "") -> Path:
     """Plot ``metric`` against training slots seen for several runs, one line each.

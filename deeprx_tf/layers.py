@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 
 import tensorflow as tf
 import tf_keras as keras
 
+from deeprx_tf import machine
 from link_sim.errors import InputError
 
 #: The forms `set_dilated_conv_kernel` takes: ``"auto"`` chooses per device (`dilated_conv_kernel`).
@@ -49,8 +49,8 @@ DILATED_CONV_ENV = "DEEPRX_DILATED_CONV"
 ONEDNN_DEFAULT_CPU_FLAGS = frozenset({"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8",
                                       "amx_bf16"})
 
-#: Where Linux lists the CPU's instruction sets.
-CPUINFO = "/proc/cpuinfo"
+#: Where Linux lists the CPU's instruction sets (a module global: tests point it at a file of their own).
+CPUINFO = machine.CPUINFO
 
 _forced: str | None = None
 
@@ -93,14 +93,7 @@ def cpu_has_onednn_default_instructions(cpuinfo: str | None = None) -> bool:
     """Whether this CPU has an instruction set for which TensorFlow turns oneDNN on by default
     (`ONEDNN_DEFAULT_CPU_FLAGS`), read from ``cpuinfo`` (`CPUINFO` by default); False where there is
     no such file."""
-    try:
-        text = Path(cpuinfo or CPUINFO).read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return bool(ONEDNN_DEFAULT_CPU_FLAGS & set(line.partition(":")[2].split()))
-    return False
+    return bool(ONEDNN_DEFAULT_CPU_FLAGS & machine.read_cpuinfo(cpuinfo or CPUINFO)[1])
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,6 +22,7 @@ from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import training_dataset, validation_sets
 from deeprx_tf.folders import BACKUP, BEST, EPOCHS, FolderState, read_folder
 from deeprx_tf.losses import MaskedBitErrorRate, masked_bce, masked_bit_errors
+from deeprx_tf.machine import cpu_description
 from deeprx_tf.model import build_deeprx
 from deeprx_tf.optimizers import make_optimizer
 from deeprx_tf.privileged import compile_privileged_trainee, num_channel_outputs
@@ -332,6 +333,8 @@ def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strateg
     seen from the epoch it resumes at: each epoch's data has a seed of its
     own (`deeprx_tf.dataset.training_dataset`), so every run of a training
     has the data seed ``seed`` and differs by its ``first_epoch``.
+    Each run names the CPU it ran on (`deeprx_tf.machine.cpu_description`):
+    a run resumed on another machine trains at another pace.
     Only the chief writes into ``out`` (a multi-worker cluster shares it),
     and only once every worker has read ``runs.json``: an all-reduce is the
     barrier.
@@ -350,7 +353,8 @@ def _start_run(out: Path, train_config: TrainConfig, dist: tf.distribute.Strateg
         runs = []
     first_epoch = _backup_epoch(out)  # where Keras resumes
     runs.append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                 "data_seed": train_config.seed, "first_epoch": first_epoch, "command": command})
+                 "data_seed": train_config.seed, "first_epoch": first_epoch, "command": command,
+                 "machine": cpu_description()})
     chief = dist.extended.should_checkpoint
     dist.reduce(tf.distribute.ReduceOp.SUM, dist.run(lambda: tf.constant(1.0)), axis=None)
     if chief:

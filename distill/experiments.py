@@ -20,7 +20,10 @@
    plan's equivalence margin, both declared before the runs
    (`link_sim.confidence`), and Geometric Mean BER; with the plan's
    ``perfect_csi_alpha``, a third student arm distilled from the
-   perfect-CSI LMMSE receiver, compared with scratch the same way.
+   perfect-CSI LMMSE receiver, compared with scratch the same way; and the
+   learning curves of every student run (``learning_curves.png``), with
+   the slots each KD run needed to reach its scratch twin's final
+   validation Geometric Mean BER and each run's training pace.
 
 Every training run is a checkpoint folder under ``out/runs`` named by what
 defines it (``scratch_x0.125``, ``kd_x0.125_from_x0.5_a1_T3``); a finished
@@ -284,6 +287,7 @@ class KDExperiment:
         if p.perfect_csi_alpha is not None:
             arms[PERFECT_CSI_ARM] = [self.perfect_csi_distilled(p.student_width, p.perfect_csi_alpha, s)[0]
                                      for s in seeds]
+        students = {arm: folders for arm, folders in arms.items() if arm != "teacher"}
         receivers = {}
         for arm, folders in arms.items():
             for folder in folders:
@@ -296,7 +300,8 @@ class KDExperiment:
         result = {"teacher": teacher, "alpha": alpha, "kd_reduction": reduction,
                   "temperature": temperature, "seeds": seeds,
                   "runs": {arm: [f.name for f in folders] for arm, folders in arms.items()},
-                  **_paired_validation({arm: folders for arm, folders in arms.items() if arm != "teacher"}),
+                  **_paired_validation(students),
+                  "learning_curves": _learning_curves(students, self.out / "learning_curves.png"),
                   "dmrs": {}}
         for dmrs in p.final_dmrs_symbols:
             self.log(f"final comparison with {dmrs} DMRS symbol(s)")
@@ -383,6 +388,26 @@ def _paired_validation(arms: dict[str, list[Path]]) -> dict:
     return {"validation_gmber": gmber,
             "validation_gmber_minus_scratch": {arm: [a - b for a, b in zip(values, scratch)]
                                                for arm, values in gmber.items() if arm != "scratch student"}}
+
+
+def _learning_curves(arms: dict[str, list[Path]], path: Path) -> dict:
+    """The plan's secondary endpoints of the student arms' training, drawn in ``path``: per seed,
+    the slots each KD arm needed to reach its scratch twin's final validation Geometric Mean BER
+    (`None`: never; fewer than scratch's: a faster fall), and each run's training pace with the
+    CPU it ran on (`deeprx_tf.history.training_pace`)."""
+    from deeprx_tf.history import plot_learning_curves, read_learning_curve, slots_to_reach, training_pace
+
+    curves = {arm: [read_learning_curve(f) for f in folders] for arm, folders in arms.items()}
+    plot_learning_curves({f"{arm} | {f.name}": curve for arm, folders in arms.items()
+                          for f, curve in zip(folders, curves[arm])}, path,
+                         title="validation on unseen channel models, every student run")
+    finals = [curve["val_gmber"][-1] for curve in curves["scratch student"]]
+    return {"file": path.name,
+            "scratch_final_val_gmber": finals,
+            "slots_to_reach_scratch_final": {
+                arm: [slots_to_reach(curve, level) for curve, level in zip(arm_curves, finals)]
+                for arm, arm_curves in curves.items()},
+            "training_pace": {arm: [training_pace(f) for f in folders] for arm, folders in arms.items()}}
 
 
 def _mean_gmber(report: dict, members: list[str]) -> float | None:

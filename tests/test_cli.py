@@ -130,6 +130,15 @@ def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tm
     assert best == card["best"] and best["val_gmber"] == min(curve["val_gmber"])
     assert curve["val_gmber"][best["epoch"] - 1] == best["val_gmber"]
     assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
+    from deeprx_tf.history import slots_to_reach, training_pace
+    from deeprx_tf.machine import cpu_description
+
+    first = curve["val_gmber"].index(best["val_gmber"])
+    assert slots_to_reach(curve, best["val_gmber"]) <= curve["slots"][first]
+    assert slots_to_reach(curve, best["val_gmber"] - 1e-9) is None
+    pace = training_pace(trained)  # one session: every slot, on this CPU
+    assert pace["slots"] == 16 and pace["machine"] == cpu_description() and pace["seconds_per_slot"] > 0
+    assert pace["seconds_per_slot"] == card["train_seconds_this_run"] / 16
 
 
 def test_batch_norm_statistics_are_added_to_a_checkpoint_and_clobber_nothing(trained, tmp_path, capsys):

@@ -17,7 +17,8 @@ from deeprx_tf.checkpoint import TrainingDomain, check_fits_scenario, load_check
 from deeprx_tf.config import DeepRxConfig
 from deeprx_tf.dataset import LinkBatchMaker, training_dataset, validation_sets
 from deeprx_tf.features import GridLayout
-from deeprx_tf.history import read_learning_curve
+from deeprx_tf.history import read_learning_curve, training_pace
+from deeprx_tf.machine import cpu_description
 from deeprx_tf import layers
 from deeprx_tf.layers import GroupedDepthwiseConv2D, dilated_conv_kernel, set_dilated_conv_kernel, with_keras_layers
 from deeprx_tf.model import build_deeprx, config_of
@@ -146,6 +147,9 @@ def test_cpu_instructions_are_read_from_cpuinfo(tmp_path):
     assert layers.cpu_has_onednn_default_instructions(str(with_vnni))
     assert not layers.cpu_has_onednn_default_instructions(str(without))
     assert not layers.cpu_has_onednn_default_instructions(str(tmp_path / "missing"))
+    assert cpu_description(with_vnni) == {"cpu_model": "x", "cpu_flags": ["avx2", "avx512f", "avx512_vnni"]}
+    assert cpu_description(without) == {"cpu_model": "x", "cpu_flags": ["avx2"]}
+    assert cpu_description(tmp_path / "missing")["cpu_flags"] == []
 
 
 def test_the_traced_graph_uses_the_chosen_form_and_runs(kernel_policy):
@@ -485,6 +489,7 @@ def test_a_resumed_run_trains_on_the_batches_of_an_uninterrupted_one(tmp_path):
     assert crashed.returncode == 3, crashed.stderr[-2000:]
     card = train_deeprx(TINY, LinkConfig(num_prb=1), config, tmp_path / "resumed", verbose=0)
     assert [(run["data_seed"], run["first_epoch"]) for run in card["runs"]] == [(0, 0), (0, 1)]
+    assert training_pace(tmp_path / "resumed")["slots"] == 4  # the second session's epoch only
     train_deeprx(TINY, LinkConfig(num_prb=1), config, tmp_path / "whole", verbose=0)
     resumed, whole = (load_checkpoint(tmp_path / name).model.get_weights() for name in ("resumed", "whole"))
     for a, b in zip(resumed, whole):

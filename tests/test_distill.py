@@ -8,7 +8,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from deeprx_cli import main
+from deeprx_tf.history import read_learning_curve, slots_to_reach
 from deeprx_tf.losses import masked_bce
+from deeprx_tf.machine import cpu_description
 from distill.distiller import DeepRxDistiller, Distiller
 from distill.losses import LOGIT_CLIP, categorical_kl, masked_bitwise_kl, masked_logit_mse
 from link_sim.errors import InputError
@@ -294,6 +296,17 @@ def test_sweep_runs_the_four_steps_and_resumes(tmp_path, capsys):
     assert final["validation_gmber"]["scratch student"] == [scratch_card["validation"]["val_gmber"]]
     assert final["validation_gmber_minus_scratch"]["perfect-CSI KD student"] == [
         genie_card["validation"]["val_gmber"] - scratch_card["validation"]["val_gmber"]]
+    # the learning curves: slots to reach scratch's final validation, and each run's pace and CPU
+    learning = final["learning_curves"]
+    assert (out / learning["file"]).stat().st_size > 1000
+    scratch_curve = read_learning_curve(out / "runs" / "scratch_x0.0625")
+    assert learning["scratch_final_val_gmber"] == [scratch_curve["val_gmber"][-1]]
+    genie_curve = read_learning_curve(out / "runs" / "kd_x0.0625_from_perfect-csi_a1")
+    assert learning["slots_to_reach_scratch_final"]["perfect-CSI KD student"] == [
+        slots_to_reach(genie_curve, scratch_curve["val_gmber"][-1])]
+    pace = learning["training_pace"]["KD student"][0]
+    assert pace["slots"] == genie_card["train"]["steps"] * genie_card["train"]["batch_size"]
+    assert pace["seconds_per_slot"] > 0 and pace["machine"] == cpu_description()
     assert curves["KD student"]["num_seeds"] == 1 and curves["teacher"]["num_seeds"] == 1
     assert curves["KD student"]["num_batches"] == 2 and len(curves["KD student"]["ci_low"]) == 1
     assert (out / "final_dmrs1" / "ber.png").is_file() and (out / "final_dmrs1" / "fig6.png").is_file()
