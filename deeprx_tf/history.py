@@ -94,8 +94,9 @@ def training_pace(run_dir: str | Path) -> dict:
     Returns
     -------
     dict
-        ``{"seconds_per_slot": float, "slots": int, "machine": dict or None}``: the slots the
-        last session trained (from the epoch it resumed at to the end) and the CPU it ran on
+        ``{"seconds_per_slot": float or None, "slots": int, "machine": dict or None}``: the
+        slots the last session trained (from the epoch it resumed at to the end; `None` per slot
+        for a session that only saved a run its previous one had trained) and the CPU it ran on
         (`deeprx_tf.machine.cpu_description`; `None` for a run recorded before runs named it).
     """
     meta = Path(run_dir) / MODEL_JSON
@@ -104,7 +105,7 @@ def training_pace(run_dir: str | Path) -> dict:
         raise InputError(f"{meta} is not a finished run's card")
     train, last = card["train"], card["runs"][-1]
     slots = (card["steps_done"] - last["first_epoch"] * train["steps_per_epoch"]) * train["batch_size"]
-    return {"seconds_per_slot": card["train_seconds_this_run"] / slots, "slots": slots,
+    return {"seconds_per_slot": card["train_seconds_this_run"] / slots if slots else None, "slots": slots,
             "machine": last.get("machine")}
 
 
