@@ -156,6 +156,7 @@ TRAINING = ROOT / "docs" / "training.md"
 #: docs/training.md's per-symbol table: row label -> (JSON made by examples/ber_by_symbol.py, receiver)
 BY_SYMBOL_ROWS = {
     "DeepRx, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "DeepRx default"),
+    "stage 5, 1 DMRS symbol": ("ber_by_symbol_dmrs1_stage5.json", "DeepRx default"),
     "perfect CSI, 1 DMRS symbol": ("ber_by_symbol_dmrs1.json", "perfect CSI"),
     "DeepRx, 1 DMRS symbol, 0-5 m/s": ("ber_by_symbol_dmrs1_speed0-5.json", "DeepRx default"),
     "DeepRx, 1 DMRS symbol, 15-20 m/s": ("ber_by_symbol_dmrs1_speed15-20.json", "DeepRx default"),
@@ -172,6 +173,34 @@ def test_the_per_symbol_table_in_training_md_is_its_json():
     for label, (name, receiver) in BY_SYMBOL_ROWS.items():
         ber = json.loads((TRAINING.parent / "training" / name).read_text())["uncoded_ber_by_symbol"][receiver]
         assert rows[label] == [as_in_readme(ber[s]) for s in symbols], label
+
+
+def test_the_per_symbol_reading_in_training_md_is_its_json():
+    """Section 7's prose: the shipped model's growth over the slot, by speed, against perfect CSI."""
+    def report(name):
+        return json.loads((TRAINING.parent / "training" / f"ber_by_symbol_{name}.json").read_text())
+
+    one, slow, fast = report("dmrs1"), report("dmrs1_speed0-5"), report("dmrs1_speed15-20")
+    deeprx, perfect = (one["uncoded_ber_by_symbol"][r] for r in ("DeepRx default", "perfect CSI"))
+    slot = one["uncoded_ber"]["DeepRx default"]
+    text = " ".join(TRAINING.read_text().split())
+
+    def said(ber):
+        return as_in_readme(ber)
+
+    assert (f"{said(deeprx[3])} next to it ({deeprx[3] / perfect[3]:.1f}x perfect CSI), {said(deeprx[13])} at the "
+            f"slot's last symbol ({deeprx[13] / perfect[13]:.0f}x)") in text
+    s, f = (r["uncoded_ber_by_symbol"]["DeepRx default"] for r in (slow, fast))
+    s_slot, f_slot = slow["uncoded_ber"]["DeepRx default"], fast["uncoded_ber"]["DeepRx default"]
+    assert (f"at 0-5 m/s it still grows {s[13] / s[3]:.1f}x over the slot ({said(s[3])} next to the pilot to "
+            f"{said(s[13])}; {said(s_slot)} over the slot), at 15-20 m/s {f[13] / f[3]:.0f}x ({said(f[3])} to "
+            f"{said(f[13])}; {said(f_slot)} over the slot, {f_slot / s_slot:.1f}x the slow UE's)") in text
+    assert f_slot / 4 > slot / 2 and f"({said(f_slot)} / 4 against {said(slot)} over all speeds)" in text
+    stage5 = report("dmrs1_stage5")["uncoded_ber"]["DeepRx default"]
+    assert f"uncoded BER is {said(slot)} with one DMRS symbol (stage 5: {said(stage5)})" in text
+    assert f"tracking is worth up to about {slot / deeprx[3]:.1f}x" in text
+    data = [b for b in deeprx if b is not None]
+    assert f"(symbols 8-13, {said(sum(deeprx[8:]))} of the {said(sum(data))} summed" in text
 
 
 #: docs/training.md section 8: row label -> (checkpoint in batch_norm_by_dmrs.json, statistics)
