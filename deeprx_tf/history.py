@@ -110,7 +110,7 @@ def training_pace(run_dir: str | Path) -> dict:
 
 
 def plot_learning_curves(curves: dict[str, dict], path: str | Path, metric: str = "val_gmber",
-                         title: str = "") -> Path:
+                         title: str = "", groups: dict[str, list[str]] | None = None) -> Path:
     """Plot ``metric`` against training slots seen for several runs, one line each.
 
     Parameters
@@ -122,16 +122,26 @@ def plot_learning_curves(curves: dict[str, dict], path: str | Path, metric: str 
     metric : str
         A column of the runs' ``history.csv`` (default: the validation
         Geometric Mean BER).
+    title : str
+        The figure's title, if any.
+    groups : dict, optional
+        Group label -> run names: the runs of a group (the seeds of one
+        arm, say) share a colour and one legend entry; by default each run
+        is its own group.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    groups = groups or {name: [name] for name in curves}
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, curve in curves.items():
-        if metric in curve:
-            ax.plot(curve["slots"], curve[metric], marker="o", markersize=3, label=name)
+    for index, (label, names) in enumerate(groups.items()):
+        drawn = [curves[name] for name in names if metric in curves[name]]
+        for k, curve in enumerate(drawn):
+            ax.plot(curve["slots"], curve[metric], color=f"C{index % 10}", marker="o", markersize=3,
+                    alpha=1.0 if len(drawn) == 1 else 0.8,
+                    label=label if len(drawn) == 1 else (f"{label} ({len(drawn)} runs)" if k == 0 else None))
     ax.set_xlabel("training slots seen")
     ax.set_ylabel("validation Geometric Mean BER" if metric == "val_gmber" else metric)
     ax.grid(True, alpha=0.3)

@@ -398,9 +398,9 @@ def _learning_curves(arms: dict[str, list[Path]], path: Path) -> dict:
     from deeprx_tf.history import plot_learning_curves, read_learning_curve, slots_to_reach, training_pace
 
     curves = {arm: [read_learning_curve(f) for f in folders] for arm, folders in arms.items()}
-    plot_learning_curves({f"{arm} | {f.name}": curve for arm, folders in arms.items()
-                          for f, curve in zip(folders, curves[arm])}, path,
-                         title="validation on unseen channel models, every student run")
+    plot_learning_curves({f.name: curve for arm, folders in arms.items() for f, curve in zip(folders, curves[arm])},
+                         path, title="validation on unseen channel models, every student run (a colour per arm)",
+                         groups={arm: [f.name for f in folders] for arm, folders in arms.items()})
     finals = [curve["val_gmber"][-1] for curve in curves["scratch student"]]
     return {"file": path.name,
             "scratch_final_val_gmber": finals,

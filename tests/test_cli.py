@@ -130,6 +130,8 @@ def test_train_writes_a_finished_checkpoint_with_its_card_and_curves(trained, tm
     assert best == card["best"] and best["val_gmber"] == min(curve["val_gmber"])
     assert curve["val_gmber"][best["epoch"] - 1] == best["val_gmber"]
     assert plot_learning_curves({"tiny": curve}, tmp_path / "curves.png").stat().st_size > 0
+    assert plot_learning_curves({"a": curve, "b": curve}, tmp_path / "arms.png",
+                                groups={"one arm": ["a", "b"]}).stat().st_size > 0
     from deeprx_tf.history import slots_to_reach, training_pace
     from deeprx_tf.machine import cpu_description
 
